@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulator's toolstack: what xl and libxl do on a Xen host, reduced to
+ * what the drivers can observe.  It runs in the CLI process: it parses the
+ * xl config with libxlutil (xl's own parser), asks the daemon for a domain,
+ * writes the xenstore nodes libxl 4.17 writes, through the real libxenstore
+ * as dom0, and introduces the domain.  Destroy reverses it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libxlutil.h>
+#include <xenstore.h>
+
+#include "xenbus.h"
+
+#include "sim.h"
+
+#define DEFAULT_MEM_MIB 32   /* libxl's default when memory= is absent */
+#define MAX_VCPUS 128
+#define MAX_MEM_MIB 65536    /* the simulator's largest domain (64 GiB of gfns) */
+
+struct domcfg {
+	char name[128];
+	long memory_mib, maxmem_mib, vcpus;
+	char uuid[40];
+};
+
+static int errf(char *err, size_t len, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int errf(char *err, size_t len, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* ---- config parsing ---- */
+
+static char *read_config(const char *path, char *const *ov, int n_ov, int *len_out)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (!nb)
+				goto fail;
+			buf = nb;
+			cap += 65536;
+		}
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
+
+		len += n;
+		if (n == 0)
+			break;
+		if (len > (1u << 20)) {
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	fclose(f);
+	/* xl appends command-line KEY=VALUE settings as extra lines. */
+	for (int i = 0; i < n_ov; i++) {
+		size_t add = strlen(ov[i]) + 2;
+		char *nb = realloc(buf, len + add + 1);
+
+		if (!nb) {
+			free(buf);
+			return NULL;
+		}
+		buf = nb;
+		len += (size_t)snprintf(buf + len, add + 1, "\n%s", ov[i]);
+	}
+	buf[len] = '\0';
+	*len_out = (int)len;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+static bool name_ok(const char *s)
+{
+	if (!*s || strlen(s) >= 128)
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || *s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* An optional number: absent leaves *out alone; malformed or out of range
+ * is an error (libxlutil prints which). */
+static bool cfg_long(XLU_Config *cfg, const char *key, long min, long max, long *out)
+{
+	long v;
+	int r = xlu_cfg_get_bounded_long(cfg, key, min, max, &v, 0);
+
+	if (r == ESRCH)
+		return true;
+	if (r)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int parse_config(const struct sim_create_opts *o, struct domcfg *dc, char *err,
+                        size_t errlen)
+{
+	XLU_Config *cfg;
+	const char *s;
+	char *data;
+	int len, r;
+
+	memset(dc, 0, sizeof(*dc));
+	data = read_config(o->config, o->overrides, o->n_overrides, &len);
+	if (!data)
+		return errf(err, errlen, -errno, "cannot read config: %s", strerror(errno));
+	cfg = xlu_cfg_init(stderr, o->config);
+	if (!cfg) {
+		free(data);
+		return -ENOMEM;
+	}
+	r = xlu_cfg_readdata(cfg, data, len);
+	free(data);
+	if (r) {
+		xlu_cfg_destroy(cfg);
+		return errf(err, errlen, -EINVAL, "config parse error (see above)");
+	}
+	r = -EINVAL;
+	if (xlu_cfg_get_string(cfg, "name", &s, 0) || !name_ok(s)) {
+		errf(err, errlen, r, "config needs a name (printable, no '/', < 128 bytes)");
+		goto out;
+	}
+	snprintf(dc->name, sizeof(dc->name), "%s", s);
+	dc->memory_mib = DEFAULT_MEM_MIB;
+	if (!cfg_long(cfg, "memory", 1, MAX_MEM_MIB, &dc->memory_mib) ||
+	    !cfg_long(cfg, "maxmem", 1, MAX_MEM_MIB, &dc->maxmem_mib)) {
+		errf(err, errlen, r, "memory and maxmem are sizes in MiB (1..%d)", MAX_MEM_MIB);
+		goto out;
+	}
+	if (dc->maxmem_mib == 0)
+		dc->maxmem_mib = dc->memory_mib;
+	if (dc->maxmem_mib < dc->memory_mib) {
+		errf(err, errlen, r, "maxmem (%ld) is below memory (%ld)", dc->maxmem_mib,
+		     dc->memory_mib);
+		goto out;
+	}
+	dc->vcpus = 1;
+	if (!cfg_long(cfg, "vcpus", 1, MAX_VCPUS, &dc->vcpus)) {
+		errf(err, errlen, r, "vcpus must be 1..%d", MAX_VCPUS);
+		goto out;
+	}
+	if (xlu_cfg_get_string(cfg, "uuid", &s, 1) == 0) {
+		libxl_uuid u;
+
+		if (libxl_uuid_from_string(&u, s)) {
+			errf(err, errlen, r, "uuid '%s' is not a UUID", s);
+			goto out;
+		}
+		snprintf(dc->uuid, sizeof(dc->uuid), LIBXL_UUID_FMT, LIBXL__UUID_BYTES(libxl_uuid_bytearray(&u)));
+	} else {
+		libxl_uuid u;
+
+		libxl_uuid_generate(&u);
+		snprintf(dc->uuid, sizeof(dc->uuid), LIBXL_UUID_FMT, LIBXL__UUID_BYTES(libxl_uuid_bytearray(&u)));
+	}
+	for (const char *const *k = (const char *const[]){ "disk", "vif", "pci", NULL }; *k; k++) {
+		if (xlu_cfg_get_list(cfg, *k, NULL, NULL, 1) != ESRCH) {
+			errf(err, errlen, r, "%s= devices are not supported by this xvio-sim yet", *k);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	xlu_cfg_destroy(cfg);
+	return r;
+}
+
+/* ---- xenstore as the toolstack ---- */
+
+static struct xs_handle *xs_dom0(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct xs_handle *h;
+
+	if (sim_dom_sock(path, sizeof(path), dir, 0, "xenstored") < 0 ||
+	    setenv("XENSTORED_PATH", path, 1) < 0) {
+		errf(err, errlen, 0, "state directory path too long");
+		return NULL;
+	}
+	h = xs_open(0);
+	if (!h)
+		errf(err, errlen, 0, "cannot reach the simulator's xenstore at %s: %s", path,
+		     strerror(errno));
+	return h;
+}
+
+struct txn {
+	struct xs_handle *h;
+	xs_transaction_t t;
+	bool ok;
+};
+
+static void tx_write(struct txn *x, const char *val, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void tx_write(struct txn *x, const char *val, const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (x->ok && !xs_write(x->h, x->t, path, val, (unsigned)strlen(val)))
+		x->ok = false;
+}
+
+/* libxl__xs_mknod: an empty node with explicit permissions. */
+static void tx_mknod(struct txn *x, struct xs_permissions *p, unsigned n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void tx_mknod(struct txn *x, struct xs_permissions *p, unsigned n, const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (x->ok && (!xs_write(x->h, x->t, path, "", 0) ||
+	              !xs_set_permissions(x->h, x->t, path, p, n)))
+		x->ok = false;
+}
+
+/* The nodes libxl__domain_make and libxl__build_post write for a PV guest. */
+static void write_domain(struct txn *x, unsigned id, const struct domcfg *dc)
+{
+	struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { id, XS_PERM_READ } };
+	struct xs_permissions rw[1] = { { id, XS_PERM_NONE } };
+	struct xs_permissions none[1] = { { 0, XS_PERM_NONE } };
+	const char *rw_nodes[] = {
+		"device", "device/suspend/event-channel", "control/shutdown",
+		"control/feature-poweroff", "control/feature-reboot", "control/feature-suspend",
+		"control/sysrq", "data", "drivers", "feature", "attr", "error",
+	};
+	char d[64], v[128], num[32];
+
+	snprintf(d, sizeof(d), "/local/domain/%u", id);
+	snprintf(v, sizeof(v), "/vm/%s", dc->uuid);
+	xs_rm(x->h, x->t, d);
+	tx_mknod(x, ro, 2, "%s", d);
+	xs_rm(x->h, x->t, v);
+	tx_mknod(x, ro, 2, "%s", v);
+	tx_mknod(x, none, 1, "/libxl/%u", id);
+	tx_mknod(x, none, 1, "/libxl/%u/device", id);
+	tx_write(x, v, "%s/vm", d);
+	tx_write(x, dc->name, "%s/name", d);
+	tx_mknod(x, ro, 2, "%s/control", d);
+	for (size_t i = 0; i < sizeof(rw_nodes) / sizeof(rw_nodes[0]); i++)
+		tx_mknod(x, rw, 1, "%s/%s", d, rw_nodes[i]);
+	tx_write(x, dc->uuid, "%s/uuid", v);
+	tx_write(x, dc->name, "%s/name", v);
+	snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
+	tx_write(x, num, "%s/start_time", v);
+	tx_write(x, "1", "%s/control/platform-feature-multiprocessor-suspend", d);
+	tx_write(x, "1", "%s/control/platform-feature-xs_reset_watches", d);
+	tx_write(x, "pv", "/libxl/%u/type", id);
+	/* libxl__build_post */
+	snprintf(num, sizeof(num), "%ld", dc->maxmem_mib * 1024);
+	tx_write(x, num, "%s/memory/static-max", d);
+	snprintf(num, sizeof(num), "%ld", dc->memory_mib * 1024);
+	tx_write(x, num, "%s/memory/target", d);
+	tx_write(x, "-1", "%s/memory/videoram", d);
+	snprintf(num, sizeof(num), "%u", id);
+	tx_write(x, num, "%s/domid", d);
+	for (long c = 0; c < dc->vcpus; c++)
+		tx_write(x, "online", "%s/cpu/%ld/availability", d, c);
+}
+
+struct create_args {
+	unsigned id;
+	const struct domcfg *dc;
+};
+
+static int create_txn(struct xs_handle *h, xs_transaction_t t, void *arg, struct xvio_err *err)
+{
+	struct create_args *a = arg;
+	struct txn x = { .h = h, .t = t, .ok = true };
+
+	write_domain(&x, a->id, a->dc);
+	return x.ok ? 0 : xvio_err_set(err, errno, "writing /local/domain/%u", a->id);
+}
+
+static int commit(struct xs_handle *h, unsigned id, const struct domcfg *dc)
+{
+	struct create_args a = { id, dc };
+
+	return xvio_xs_transaction(h, create_txn, &a, NULL);
+}
+
+static int find_name(struct xs_handle *h, const char *name)
+{
+	unsigned n = 0;
+	char **ids = xs_directory(h, XBT_NULL, "/local/domain", &n);
+	int found = -ESRCH;
+
+	for (unsigned i = 0; ids && i < n && found < 0; i++) {
+		char path[64];
+		unsigned len;
+		char *v;
+
+		snprintf(path, sizeof(path), "/local/domain/%.20s/name", ids[i]);
+		v = xs_read(h, XBT_NULL, path, &len);
+		if (v && strcmp(v, name) == 0)
+			found = atoi(ids[i]);
+		free(v);
+	}
+	free(ids);
+	return found;
+}
+
+static void rm_backends(struct xs_handle *h, unsigned id);
+
+/* Destroy domain `id` in the hypervisor, then remove what libxl wrote. */
+static int remove_domain(struct xs_handle *h, const char *dir, int id)
+{
+	char path[64], req[64], rep[256];
+	unsigned len;
+	char *vm;
+	int r;
+
+	snprintf(path, sizeof(path), "/local/domain/%d/vm", id);
+	vm = xs_read(h, XBT_NULL, path, &len);
+	snprintf(req, sizeof(req), "destroy %d", id);
+	r = sim_ctl(dir, req, rep, sizeof(rep));
+	if (r == 0) {
+		rm_backends(h, (unsigned)id);
+		snprintf(path, sizeof(path), "/local/domain/%d", id);
+		xs_rm(h, XBT_NULL, path);
+		if (vm && strncmp(vm, "/vm/", 4) == 0)
+			xs_rm(h, XBT_NULL, vm);
+		snprintf(path, sizeof(path), "/libxl/%d", id);
+		xs_rm(h, XBT_NULL, path);
+	}
+	free(vm);
+	return r;
+}
+
+static void print_dry_run(const struct domcfg *dc)
+{
+	printf("name=%s\nmemory=%ld\nmaxmem=%ld\nvcpus=%ld\nuuid=%s\n", dc->name,
+	       dc->memory_mib, dc->maxmem_mib, dc->vcpus, dc->uuid);
+}
+
+int sim_create(const struct sim_create_opts *o, char *err, size_t errlen)
+{
+	struct domcfg dc;
+	struct xs_handle *h;
+	char req[128], rep[128];
+	int r, id;
+
+	*err = '\0';
+	fprintf(stderr, "Parsing config from %s\n", o->config);
+	r = parse_config(o, &dc, err, errlen);
+	if (r < 0)
+		return r;
+	if (o->dry_run) {
+		print_dry_run(&dc);
+		return 0;
+	}
+	h = xs_dom0(o->dir, err, errlen);
+	if (!h)
+		return -ENOENT;
+	if (find_name(h, dc.name) >= 0) {
+		xs_close(h);
+		return errf(err, errlen, -EEXIST, "domain with name %s already exists", dc.name);
+	}
+	snprintf(req, sizeof(req), "create 0 %ld %ld", dc.memory_mib * 1024, dc.maxmem_mib * 1024);
+	r = sim_ctl(o->dir, req, rep, sizeof(rep));
+	if (r < 0) {
+		xs_close(h);
+		return errf(err, errlen, r, "cannot create the domain: %s", rep);
+	}
+	id = atoi(rep);
+	r = commit(h, (unsigned)id, &dc);
+	/*
+	 * libxl passes the xenstore ring's gfn and event channel; the
+	 * simulator serves domains over sockets, so both are nominal.
+	 */
+	if (r == 0 && !xs_introduce_domain(h, (unsigned)id, 0, 1))
+		r = -errno;
+	if (r < 0) {
+		remove_domain(h, o->dir, id);
+		xs_close(h);
+		return errf(err, errlen, r, "writing the domain's xenstore nodes: %s", strerror(-r));
+	}
+	xs_close(h);
+	printf("Created domain %s (id %d)\n", dc.name, id);
+	return id;
+}
+
+/* ---- resolve, list, destroy ---- */
+
+static bool is_number(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* domids the hypervisor knows, from the control socket's list. */
+static bool dom_known(const char *dir, int id)
+{
+	char rep[SIM_CTL_MAX];
+
+	if (sim_ctl(dir, "list", rep, sizeof(rep)) < 0)
+		return false;
+	for (char *l = strtok(rep, "\n"); l; l = strtok(NULL, "\n"))
+		if (atoi(l) == id)
+			return true;
+	return false;
+}
+
+int sim_resolve(const char *dir, const char *dom, char *err, size_t errlen)
+{
+	struct xs_handle *h;
+	int id;
+
+	*err = '\0';
+	if (is_number(dom)) {
+		id = strlen(dom) < 6 ? atoi(dom) : -1;
+		if (id < 0 || id > SIM_MAX_DOMID || !dom_known(dir, id))
+			return errf(err, errlen, -ESRCH, "no domain with id %s", dom);
+		return id;
+	}
+	h = xs_dom0(dir, err, errlen);
+	if (!h)
+		return -ENOENT;
+	id = find_name(h, dom);
+	xs_close(h);
+	if (id < 0)
+		return errf(err, errlen, -ESRCH, "no domain called %s", dom);
+	return id;
+}
+
+int sim_list(const char *dir, char *err, size_t errlen)
+{
+	char rep[SIM_CTL_MAX];
+	struct xs_handle *h;
+	int r = sim_ctl(dir, "list", rep, sizeof(rep));
+
+	if (r < 0)
+		return errf(err, errlen, r, "%s", rep);
+	h = xs_dom0(dir, err, errlen);
+	if (!h)
+		return -ENOENT;
+	printf("%-32s %5s %9s %5s\n", "Name", "ID", "Mem(MiB)", "State");
+	for (char *l = strtok(rep, "\n"); l; l = strtok(NULL, "\n")) {
+		unsigned id;
+		char flags[8], path[64];
+		unsigned long long tot, max;
+		unsigned len;
+		char *name;
+
+		if (sscanf(l, "%u %7s %llu %llu", &id, flags, &tot, &max) != 4)
+			continue;
+		snprintf(path, sizeof(path), "/local/domain/%u/name", id);
+		name = xs_read(h, XBT_NULL, path, &len);
+		printf("%-32s %5u %9llu %5s\n", name ? name : "(null)", id, tot * 4 / 1024, flags);
+		free(name);
+	}
+	xs_close(h);
+	return 0;
+}
+
+/* libxl removes a dead domain's backends; do the same for every kind. */
+static void rm_backends(struct xs_handle *h, unsigned id)
+{
+	unsigned nb = 0;
+	char **bes = xs_directory(h, XBT_NULL, "/local/domain", &nb);
+
+	for (unsigned i = 0; bes && i < nb; i++) {
+		char path[256];
+		unsigned nk = 0;
+		char **kinds;
+
+		snprintf(path, sizeof(path), "/local/domain/%.20s/backend", bes[i]);
+		kinds = xs_directory(h, XBT_NULL, path, &nk);
+		for (unsigned k = 0; kinds && k < nk; k++) {
+			snprintf(path, sizeof(path), "/local/domain/%.20s/backend/%.64s/%u", bes[i],
+			         kinds[k], id);
+			xs_rm(h, XBT_NULL, path);
+		}
+		free(kinds);
+	}
+	free(bes);
+}
+
+int sim_destroy(const char *dir, const char *dom, char *err, size_t errlen)
+{
+	struct xs_handle *h;
+	int id, r;
+
+	id = sim_resolve(dir, dom, err, errlen);
+	if (id < 0)
+		return id;
+	if (id == 0)
+		return errf(err, errlen, -EINVAL, "domain 0 cannot be destroyed");
+	h = xs_dom0(dir, err, errlen);
+	if (!h)
+		return -ENOENT;
+	r = remove_domain(h, dir, id);
+	xs_close(h);
+	return r < 0 ? errf(err, errlen, r, "cannot destroy domain %d: %s", id, strerror(-r)) : 0;
+}

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sockets: one listening socket per domain, connections acting as that
+ * domain, message framing and output queues.
+ *
+ * Framing: a message is a struct xsd_sockmsg header and `len` payload
+ * bytes.  A connection reads one message at a time into a fixed buffer, so
+ * its input needs no allocation; a truncated message just waits for more
+ * bytes.  A header announcing more than XENSTORE_PAYLOAD_MAX bytes cannot
+ * be skipped safely, so (as C xenstored) that connection is closed; nothing
+ * else closes a connection except its peer or the domain going away.
+ *
+ * Flow control: replies wait in the connection's queue until the socket
+ * takes them.  Once the queue holds the connection's limit of replies (the
+ * "outstanding" quota, or XSS_PRIV_OUTSTANDING for domain 0), the server
+ * stops reading that socket until the client drains it; the client is not
+ * failed.  Guests' sockets get the smallest send buffer, so a guest that
+ * stops reading has a few KiB of replies in the kernel and then hits the
+ * quota (C xenstored: the 1 KiB ring, then the quota).  Watch events are queued up to XSS_EVENT_QUEUE_MAX; beyond that
+ * they are dropped and counted (and identical pending events are merged,
+ * as C xenstored does).  So a client that never reads costs bounded memory
+ * and never blocks the server: sockets are non-blocking and written only
+ * when epoll says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "xs_internal.h"
+
+struct xs_out {
+	struct xs_out *next;
+	bool event;
+	size_t len;
+	char data[]; /* header and payload */
+};
+
+struct xs_listener {
+	struct xs_listener *next;
+	struct xss *s;
+	int fd;
+	uint16_t domid;
+	char *path;
+	struct loop_src *src;
+};
+
+#define HDR_LEN sizeof(struct xsd_sockmsg)
+#define FLUSH_IOV 32
+
+/* ---- output ----------------------------------------------------------------- */
+
+unsigned xs_conn_reply_limit(const struct xs_conn *c)
+{
+	if (c->domid != 0 && c->s->quota.outstanding)
+		return c->s->quota.outstanding;
+	return XSS_PRIV_OUTSTANDING;
+}
+
+static bool may_read(const struct xs_conn *c)
+{
+	return c->n_replies < xs_conn_reply_limit(c);
+}
+
+static void update_mask(struct xs_conn *c)
+{
+	uint32_t want = 0;
+
+	if (c->closing)
+		return;
+	if (may_read(c))
+		want |= EPOLLIN;
+	if (c->out_head)
+		want |= EPOLLOUT;
+	if (want != c->evmask && loop_mod(c->s->loop, c->src, want) == 0)
+		c->evmask = want;
+}
+
+static void pop_out(struct xs_conn *c)
+{
+	struct xs_out *o = c->out_head;
+
+	c->out_head = o->next;
+	if (!c->out_head)
+		c->out_tail = NULL;
+	if (o->event)
+		c->n_events--;
+	else
+		c->n_replies--;
+	c->out_off = 0;
+	free(o);
+}
+
+/* Write what the socket takes.  0, or -errno if the peer is gone. */
+static int flush(struct xs_conn *c)
+{
+	while (c->out_head) {
+		struct iovec iov[FLUSH_IOV];
+		struct msghdr mh = { .msg_iov = iov };
+		struct xs_out *o = c->out_head;
+		ssize_t n;
+
+		for (size_t off = c->out_off; o && mh.msg_iovlen < FLUSH_IOV;
+		     o = o->next, off = 0) {
+			iov[mh.msg_iovlen].iov_base = o->data + off;
+			iov[mh.msg_iovlen].iov_len = o->len - off;
+			mh.msg_iovlen++;
+		}
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		if (n == 0)
+			return 0; /* nothing taken: wait for EPOLLOUT */
+		while (n > 0) {
+			size_t left = c->out_head->len - c->out_off;
+
+			if ((size_t)n < left) {
+				c->out_off += (size_t)n;
+				break;
+			}
+			n -= (ssize_t)left;
+			pop_out(c);
+		}
+	}
+	return 0;
+}
+
+static struct xs_out *out_new(uint32_t type, uint32_t req_id, uint32_t tx_id,
+                              const void *p1, size_t l1, const void *p2, size_t l2)
+{
+	struct xs_out *o = malloc(sizeof(*o) + HDR_LEN + l1 + l2);
+	struct xsd_sockmsg h = {
+		.type = type, .req_id = req_id, .tx_id = tx_id,
+		.len = (uint32_t)(l1 + l2),
+	};
+
+	if (!o)
+		return NULL;
+	o->next = NULL;
+	o->event = false;
+	o->len = HDR_LEN + l1 + l2;
+	memcpy(o->data, &h, HDR_LEN);
+	if (l1)
+		memcpy(o->data + HDR_LEN, p1, l1);
+	if (l2)
+		memcpy(o->data + HDR_LEN + l1, p2, l2);
+	return o;
+}
+
+static void append(struct xs_conn *c, struct xs_out *o)
+{
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out_head = o;
+	c->out_tail = o;
+	if (o->event)
+		c->n_events++;
+	else
+		c->n_replies++;
+}
+
+void xs_conn_reply(struct xs_conn *c, const struct xsd_sockmsg *req,
+                   uint32_t type, const void *data, size_t len)
+{
+	struct xs_out *o;
+
+	if (c->closing)
+		return;
+	if (len > XENSTORE_PAYLOAD_MAX) {
+		xs_conn_error(c, req, E2BIG);
+		return;
+	}
+	o = out_new(type, req->req_id, req->tx_id, data, len, NULL, 0);
+	if (!o) {
+		/* Without its reply the client would wait forever: give up
+		 * on it once the current request is done. */
+		c->doomed = true;
+		return;
+	}
+	append(c, o);
+}
+
+void xs_conn_error(struct xs_conn *c, const struct xsd_sockmsg *req, int err)
+{
+	const char *name = xs_errname(err);
+
+	xs_conn_reply(c, req, XS_ERROR, name, strlen(name) + 1);
+}
+
+static bool queued_event(const struct xs_conn *c, const char *payload, size_t len)
+{
+	for (const struct xs_out *o = c->out_head; o; o = o->next) {
+		/* The head may be half written: it is no longer "pending". */
+		if (o == c->out_head && c->out_off)
+			continue;
+		if (o->event && o->len == HDR_LEN + len &&
+		    memcmp(o->data + HDR_LEN, payload, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+void xs_conn_event(struct xs_conn *c, const char *path, const char *token)
+{
+	size_t lp = strlen(path) + 1, lt = strlen(token) + 1;
+	struct xs_out *o;
+
+	if (c->closing || lp + lt > XENSTORE_PAYLOAD_MAX)
+		return;
+	if (c->n_events >= XSS_EVENT_QUEUE_MAX) {
+		c->dropped++;
+		c->s->events_dropped++;
+		if (!c->drop_logged)
+			xs_log("domain %u: watch events not read, dropping",
+			       (unsigned)c->domid);
+		c->drop_logged = true;
+		return;
+	}
+	o = out_new(XS_WATCH_EVENT, 0, 0, path, lp, token, lt);
+	if (!o)
+		return;
+	o->event = true;
+	if (path[0] != '@' && queued_event(c, o->data + HDR_LEN, lp + lt)) {
+		free(o);
+		return;
+	}
+	append(c, o);
+	/* Written from the loop: firing must never close a connection while
+	 * the watch code walks the connection list. */
+	update_mask(c);
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void free_conn(struct xs_conn *c)
+{
+	while (c->out_head)
+		pop_out(c);
+	xs_watch_del_all(c);
+	while (c->txs) {
+		struct xs_tx *tx = c->txs;
+
+		c->txs = tx->next;
+		xs_tx_free(tx);
+	}
+	free(c);
+}
+
+void xs_conn_close(struct xs_conn *c, const char *why)
+{
+	struct xss *s = c->s;
+
+	if (why)
+		xs_log("domain %u: closing connection: %s", (unsigned)c->domid, why);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	c->closing = true;
+	loop_del(s->loop, c->src);
+	close(c->fd);
+	free_conn(c);
+}
+
+void xs_conn_close_dom(struct xss *s, uint16_t domid)
+{
+	struct xs_conn *c = s->conns;
+
+	while (c) {
+		struct xs_conn *next = c->next;
+
+		if (c->domid == domid)
+			xs_conn_close(c, NULL);
+		c = next;
+	}
+}
+
+void xs_conn_close_all(struct xss *s)
+{
+	while (s->conns)
+		xs_conn_close(s->conns, NULL);
+}
+
+/* Read what is available of the current message.  Returns 1 when a message
+ * is complete, 0 when the socket has no more for now, -1 if c was closed. */
+static int read_part(struct xs_conn *c)
+{
+	char *dst;
+	size_t want;
+	ssize_t n;
+
+	if (c->in_have < HDR_LEN) {
+		dst = (char *)&c->in_hdr + c->in_have;
+		want = HDR_LEN - c->in_have;
+	} else {
+		dst = c->in_buf + (c->in_have - HDR_LEN);
+		want = HDR_LEN + c->in_hdr.len - c->in_have;
+	}
+	do
+		n = read(c->fd, dst, want);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		/* Peer gone (possibly mid-message): just clean up. */
+		xs_conn_close(c, NULL);
+		return -1;
+	}
+	c->in_have += (size_t)n;
+	if (c->in_have == HDR_LEN && c->in_hdr.len > XENSTORE_PAYLOAD_MAX) {
+		xs_conn_close(c, "payload length over XENSTORE_PAYLOAD_MAX");
+		return -1;
+	}
+	return c->in_have >= HDR_LEN && c->in_have == HDR_LEN + c->in_hdr.len;
+}
+
+static void on_conn(void *arg, uint32_t events)
+{
+	struct xs_conn *c = arg;
+	unsigned handled = 0;
+
+	if (events & EPOLLERR) {
+		xs_conn_close(c, NULL);
+		return;
+	}
+	while ((events & (EPOLLIN | EPOLLHUP)) && handled < XSS_BATCH &&
+	       may_read(c)) {
+		int r = read_part(c);
+
+		if (r < 0)
+			return;
+		if (r == 0)
+			break;
+		c->in_buf[c->in_hdr.len] = '\0';
+		c->in_have = 0;
+		xs_ops_handle(c, &c->in_hdr);
+		if (c->doomed) {
+			xs_conn_close(c, "out of memory for a reply");
+			return;
+		}
+		handled++;
+	}
+	if (flush(c) < 0) {
+		xs_conn_close(c, NULL);
+		return;
+	}
+	update_mask(c);
+}
+
+static void new_conn(struct xs_listener *l, int fd)
+{
+	struct xss *s = l->s;
+	struct xs_conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->s = s;
+	c->fd = fd;
+	c->domid = l->domid;
+	if (c->domid != 0) {
+		/* The kernel's minimum: a guest that stops reading leaves only
+		 * a few replies in the socket, the rest wait in our queue
+		 * where the outstanding quota counts them. */
+		int small = 4096;
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	}
+	c->next_txid = 1;
+	c->evmask = EPOLLIN;
+	c->src = loop_add(s->loop, fd, EPOLLIN, on_conn, c);
+	if (!c->src) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+}
+
+/* Out of descriptors: accept and drop one pending connection using the
+ * spare descriptor, so the listening socket does not spin. */
+static void shed(struct xs_listener *l)
+{
+	struct xss *s = l->s;
+	int fd;
+
+	if (s->spare_fd < 0)
+		return;
+	close(s->spare_fd);
+	fd = accept(l->fd, NULL, NULL);
+	if (fd >= 0)
+		close(fd);
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	xs_log("out of file descriptors, refused a connection");
+}
+
+static void on_accept(void *arg, uint32_t events)
+{
+	struct xs_listener *l = arg;
+
+	(void)events;
+	for (unsigned i = 0; i < 64; i++) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			int err = errno;
+
+			if (err == EINTR || err == ECONNABORTED)
+				continue;
+			if (err == EMFILE || err == ENFILE)
+				shed(l);
+			return;
+		}
+		if (l->s->nconns >= XSS_MAX_CONNS) {
+			close(fd);
+			continue;
+		}
+		new_conn(l, fd);
+	}
+}
+
+/* ---- listeners -------------------------------------------------------------- */
+
+static int bind_path(int fd, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	/* Replace a socket left by a previous run, nothing else. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		if (unlink(path) < 0)
+			return -errno;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0)
+		return -errno;
+	return 0;
+}
+
+int xs_listen_add(struct xss *s, uint16_t domid, const char *path)
+{
+	struct xs_listener *l = calloc(1, sizeof(*l));
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	l->s = s;
+	l->domid = domid;
+	l->path = strdup(path);
+	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (!l->path || l->fd < 0) {
+		r = l->path ? -errno : -ENOMEM;
+		goto fail;
+	}
+	r = bind_path(l->fd, path);
+	if (r < 0)
+		goto fail;
+	l->src = loop_add(s->loop, l->fd, EPOLLIN, on_accept, l);
+	if (!l->src) {
+		r = -errno;
+		unlink(path);
+		goto fail;
+	}
+	l->next = s->listeners;
+	s->listeners = l;
+	return 0;
+fail:
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->path);
+	free(l);
+	return r;
+}
+
+static void listener_close(struct xss *s, struct xs_listener *l)
+{
+	loop_del(s->loop, l->src);
+	close(l->fd);
+	unlink(l->path);
+	free(l->path);
+	free(l);
+}
+
+void xs_listen_close_dom(struct xss *s, uint16_t domid)
+{
+	struct xs_listener **pp = &s->listeners;
+
+	while (*pp) {
+		struct xs_listener *l = *pp;
+
+		if (l->domid == domid) {
+			*pp = l->next;
+			listener_close(s, l);
+		} else {
+			pp = &l->next;
+		}
+	}
+}
+
+void xs_listen_close_all(struct xss *s)
+{
+	while (s->listeners) {
+		struct xs_listener *l = s->listeners;
+
+		s->listeners = l->next;
+		listener_close(s, l);
+	}
+}
