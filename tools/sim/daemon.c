@@ -104,7 +104,6 @@ static void proc_exited_cb(void *arg, uint32_t events)
 {
 	struct proc *p = arg;
 
-	(void)events;
 	proc_free(p->d, p);
 }
 
@@ -192,6 +191,8 @@ static int pick_domid(struct daemon *d)
 	return -ENOSPC;
 }
 
+static int do_destroy(struct daemon *d, unsigned domid);
+
 static int do_create(struct daemon *d, unsigned domid, uint64_t mem, uint64_t maxmem)
 {
 	struct dom *dom;
@@ -221,7 +222,8 @@ static int do_create(struct daemon *d, unsigned domid, uint64_t mem, uint64_t ma
 	err = dom_sockets(d, domid);
 	if (err < 0) {
 		logmsg("domain %u: cannot create its sockets: %s", domid, strerror(-err));
-		return err; /* the caller destroys it */
+		do_destroy(d, domid);
+		return err;
 	}
 	logmsg("domain %u created (%llu KiB)", domid, (unsigned long long)mem);
 	return (int)domid;
@@ -317,11 +319,8 @@ static int ctl_dispatch(struct daemon *d, char *req, char *out, size_t len, bool
 		    a > SIM_MAX_DOMID)
 			return -EINVAL;
 		r = do_create(d, (unsigned)a, b, c);
-		if (r < 0) {
-			if (dom_find(d, (unsigned)a))
-				do_destroy(d, (unsigned)a);
+		if (r < 0)
 			return r;
-		}
 		snprintf(out, len, " %d", r);
 		return 0;
 	}
@@ -380,7 +379,7 @@ static void ctl_conn_cb(void *arg, uint32_t events)
 	n = recv(c->fd, req, SIM_CTL_MAX, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0 || (events & (EPOLLHUP | EPOLLERR) && n == 0)) {
+	if (n <= 0) {
 		ctl_conn_close(d, c);
 		return;
 	}
@@ -408,7 +407,6 @@ static void ctl_accept_cb(void *arg, uint32_t events)
 	struct ctl_conn *c;
 	int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-	(void)events;
 	if (fd < 0)
 		return;
 	c = calloc(1, sizeof(*c));
@@ -433,7 +431,6 @@ static void signal_cb(void *arg, uint32_t events)
 	struct daemon *d = arg;
 	struct signalfd_siginfo si;
 
-	(void)events;
 	if (read(d->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	logmsg("signal %u: stopping", si.ssi_signo);
