@@ -83,9 +83,16 @@ create-nodes)
 	expect_eq "$(dom0 xenstore-read /vm/6a9b2c3d-1111-2222-3333-444455556666/name)" guest1 "vm name"
 	expect_eq "$(dom0 xenstore-read $d/cpu/1/availability)" online "vcpu 1"
 	expect_eq "$(dom0 xenstore-read $d/control/platform-feature-xs_reset_watches)" 1 "xs_reset_watches"
-	# Permissions as libxl sets them: the domain path is dom0's, readable
-	# by the guest; device/ and control/shutdown belong to the guest.
-	expect_eq "$(dom0 xenstore-ls -p $d | sed -n 's/^device = ""[^(]*(\(.*\))$/\1/p')" "n$id" "device perms"
+	expect_eq "$(dom0 xenstore-read $d/memory/videoram)" 0 "memory/videoram"
+	expect_eq "$(dom0 xenstore-read /libxl/$id/type)" pv "libxl type"
+	# Permissions as libxl 4.17 sets them (seen with xl create on Xen): the
+	# domain path and device/ are dom0's, readable by the guest;
+	# control/shutdown and data/ belong to the guest.
+	perm_of() { dom0 xenstore-ls -p "$(dirname "$1")" | sed -n "s/^$(basename "$1") = \"[^\"]*\"[^(]*(\(.*\))\$/\1/p"; }
+	expect_eq "$(perm_of $d/device)" "n0,r$id" "device perms"
+	expect_eq "$(perm_of $d/control/shutdown)" "n$id" "control/shutdown perms"
+	expect_eq "$(perm_of $d/data)" "n$id" "data perms"
+	expect_eq "$(perm_of $d/memory)" "n0,r$id" "memory perms"
 	perms=$(dom0 xenstore-ls -p /local/domain | sed -n "s/^$id = \"\"[^(]*(\(.*\))\$/\1/p")
 	expect_eq "$perms" "n0,r$id" "domain path perms"
 	dom0 xenstore-exists /libxl/$id || fail "/libxl/$id missing"
@@ -134,7 +141,10 @@ exec-env)
 	if "$SIM" exec guest3 -- xenstore-read /local/domain/0/name 2>/dev/null; then
 		fail "guest read dom0's name"
 	fi
-	"$SIM" exec guest3 -- xenstore-write device/x 1 || fail "guest cannot write its own device/"
+	"$SIM" exec guest3 -- xenstore-write data/x 1 || fail "guest cannot write its own data/"
+	if "$SIM" exec guest3 -- xenstore-write device/x 1 2>/dev/null; then
+		fail "guest wrote under device/, which libxl keeps for dom0"
+	fi
 	if "$SIM" exec guest3 -- xenstore-write /local/domain/$id/name evil 2>/dev/null; then
 		fail "guest rewrote its own name"
 	fi

@@ -246,14 +246,19 @@ static void tx_mknod(struct txn *x, struct xs_permissions *p, unsigned n, const 
 		x->ok = false;
 }
 
-/* The nodes libxl__domain_make and libxl__build_post write for a PV guest. */
+/*
+ * The nodes libxl__domain_make and libxl__build_post write for a PV guest,
+ * with their permissions (checked against xl create on Xen 4.17).  Left
+ * out: the console device (no xenconsoled here) and /vm/<uuid>/image
+ * (no kernel is booted).
+ */
 static void write_domain(struct txn *x, unsigned id, const struct domcfg *dc)
 {
 	struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { id, XS_PERM_READ } };
 	struct xs_permissions rw[1] = { { id, XS_PERM_NONE } };
 	struct xs_permissions none[1] = { { 0, XS_PERM_NONE } };
 	const char *rw_nodes[] = {
-		"device", "device/suspend/event-channel", "control/shutdown",
+		"device/suspend/event-channel", "control/shutdown",
 		"control/feature-poweroff", "control/feature-reboot", "control/feature-suspend",
 		"control/sysrq", "data", "drivers", "feature", "attr", "error",
 	};
@@ -269,24 +274,35 @@ static void write_domain(struct txn *x, unsigned id, const struct domcfg *dc)
 	tx_mknod(x, none, 1, "/libxl/%u/device", id);
 	tx_write(x, v, "%s/vm", d);
 	tx_write(x, dc->name, "%s/name", d);
+	tx_mknod(x, ro, 2, "%s/device", d);
 	tx_mknod(x, ro, 2, "%s/control", d);
 	for (size_t i = 0; i < sizeof(rw_nodes) / sizeof(rw_nodes[0]); i++)
 		tx_mknod(x, rw, 1, "%s/%s", d, rw_nodes[i]);
 	tx_write(x, dc->uuid, "%s/uuid", v);
 	tx_write(x, dc->name, "%s/name", v);
-	snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
-	tx_write(x, num, "%s/start_time", v);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(num, sizeof(num), "%lld.%02ld", (long long)ts.tv_sec, ts.tv_nsec / 10000000);
+		tx_write(x, num, "%s/start_time", v);
+	}
 	tx_write(x, "1", "%s/control/platform-feature-multiprocessor-suspend", d);
 	tx_write(x, "1", "%s/control/platform-feature-xs_reset_watches", d);
 	tx_write(x, "pv", "/libxl/%u/type", id);
+	tx_write(x, "qemu_xen", "/libxl/%u/dm-version", id);
 	/* libxl__build_post */
 	snprintf(num, sizeof(num), "%ld", dc->maxmem_mib * 1024);
 	tx_write(x, num, "%s/memory/static-max", d);
 	snprintf(num, sizeof(num), "%ld", dc->memory_mib * 1024);
 	tx_write(x, num, "%s/memory/target", d);
-	tx_write(x, "-1", "%s/memory/videoram", d);
+	tx_write(x, "0", "%s/memory/videoram", d);
 	snprintf(num, sizeof(num), "%u", id);
 	tx_write(x, num, "%s/domid", d);
+	/* Nominal: the simulator serves xenstore over a socket, not a ring;
+	 * these match what create passes to INTRODUCE. */
+	tx_write(x, "1", "%s/store/port", d);
+	tx_write(x, "0", "%s/store/ring-ref", d);
 	for (long c = 0; c < dc->vcpus; c++)
 		tx_write(x, "online", "%s/cpu/%ld/availability", d, c);
 }
