@@ -26,6 +26,7 @@
 #include "hyp.h"
 #include "loop.h"
 #include "sim.h"
+#include "unixsock.h"
 #include "xs_server.h"
 
 /* A process started by `xvio-sim exec` in a domain; killed on destroy. */
@@ -456,27 +457,6 @@ static void hook_domain_freed(void *arg, uint16_t domid)
 
 /* ---- setup ---- */
 
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 static int setup_signals(struct daemon *d)
 {
 	sigset_t set;
@@ -528,7 +508,7 @@ static int setup(struct daemon *d, const struct sim_start_opts *o)
 		return err;
 	xss_domain_introduce(d->xss, 0);
 	snprintf(path, sizeof(path), "%s/control.sock", d->dir);
-	d->ctl_fd = listen_unix(path);
+	d->ctl_fd = sim_listen_unix(path, SOCK_SEQPACKET, 64);
 	if (d->ctl_fd < 0)
 		return d->ctl_fd;
 	d->ctl_src = loop_add(d->loop, d->ctl_fd, EPOLLIN, ctl_accept_cb, d);

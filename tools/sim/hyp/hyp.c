@@ -13,11 +13,11 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "hyp_impl.h"
 #include "loop.h"
+#include "unixsock.h"
 
 /* Room for any request; a bigger one is truncated and refused. */
 #define REQ_MAX (sizeof(struct xvio_sim_req) + XVIO_SIM_MAX_BATCH * sizeof(uint64_t))
@@ -292,39 +292,27 @@ static void listen_cb(void *arg, uint32_t events)
 int hyp_listen(struct hyp *h, uint16_t domid, const char *path)
 {
 	struct hyp_dom *d = hyp_dom_get(h, domid);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, err;
 
 	if (!d)
 		return -ESRCH;
 	if (d->lfd >= 0)
 		return -EBUSY;
-	if (!path || strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	d->path = strdup(path);
-	if (!d->path)
-		return -ENOMEM;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = sim_listen_unix(path, SOCK_SEQPACKET, 64);
 	if (fd < 0)
-		goto fail;
-	unlink(path);   /* a stale socket from a previous run */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0)
-		goto fail;
-	d->lsrc = loop_add(h->loop, fd, EPOLLIN, listen_cb, d);
-	if (!d->lsrc)
-		goto fail;
-	d->lfd = fd;
-	return 0;
-fail:
-	err = -errno;
-	if (fd >= 0) {
+		return fd;
+	d->path = strdup(path);
+	d->lsrc = d->path ? loop_add(h->loop, fd, EPOLLIN, listen_cb, d) : NULL;
+	if (!d->lsrc) {
+		err = d->path ? -errno : -ENOMEM;
 		close(fd);
 		unlink(path);
+		free(d->path);
+		d->path = NULL;
+		return err;
 	}
-	free(d->path);
-	d->path = NULL;
-	return err;
+	d->lfd = fd;
+	return 0;
 }
 
 /* Stop serving a domain: no new connections, none left. */

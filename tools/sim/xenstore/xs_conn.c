@@ -28,12 +28,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "loop.h"
+#include "unixsock.h"
 #include "xs_internal.h"
 
 struct xs_out {
@@ -442,26 +441,6 @@ static void on_accept(void *arg, uint32_t events)
 
 /* ---- listeners -------------------------------------------------------------- */
 
-static int bind_path(int fd, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	/* Replace a socket left by a previous run, nothing else. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		if (unlink(path) < 0)
-			return -errno;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0)
-		return -errno;
-	return 0;
-}
-
 int xs_listen_add(struct xss *s, uint16_t domid, const char *path)
 {
 	struct xs_listener *l = calloc(1, sizeof(*l));
@@ -471,30 +450,25 @@ int xs_listen_add(struct xss *s, uint16_t domid, const char *path)
 		return -ENOMEM;
 	l->s = s;
 	l->domid = domid;
-	l->path = strdup(path);
-	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (!l->path || l->fd < 0) {
-		r = l->path ? -errno : -ENOMEM;
-		goto fail;
+	l->fd = sim_listen_unix(path, SOCK_STREAM, 128);
+	if (l->fd < 0) {
+		r = l->fd;
+		free(l);
+		return r;
 	}
-	r = bind_path(l->fd, path);
-	if (r < 0)
-		goto fail;
-	l->src = loop_add(s->loop, l->fd, EPOLLIN, on_accept, l);
+	l->path = strdup(path);
+	l->src = l->path ? loop_add(s->loop, l->fd, EPOLLIN, on_accept, l) : NULL;
 	if (!l->src) {
-		r = -errno;
+		r = l->path ? -errno : -ENOMEM;
+		close(l->fd);
 		unlink(path);
-		goto fail;
+		free(l->path);
+		free(l);
+		return r;
 	}
 	l->next = s->listeners;
 	s->listeners = l;
 	return 0;
-fail:
-	if (l->fd >= 0)
-		close(l->fd);
-	free(l->path);
-	free(l);
-	return r;
 }
 
 static void listener_close(struct xss *s, struct xs_listener *l)
