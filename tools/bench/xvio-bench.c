@@ -346,6 +346,20 @@ static void wait_port(struct xvio_evtchn *e, int want)
 	}
 }
 
+/* The platform and an event channel handle on it; exits on failure. */
+static struct xvio_evtchn *open_evtchn(struct xvio_plat **p)
+{
+	struct xvio_evtchn *e;
+	int err = xvio_plat_open(NULL, p);
+
+	if (err < 0)
+		die("platform", -err);
+	err = xvio_evtchn_open(*p, &e);
+	if (err < 0)
+		die("evtchn open", -err);
+	return e;
+}
+
 /* The guest side: offers a port through xenstore, then echoes every event. */
 static int evtchn_guest(int backend_domid, long rounds)
 {
@@ -353,16 +367,11 @@ static int evtchn_guest(int backend_domid, long rounds)
 	struct xvio_evtchn *e;
 	struct xs_handle *h = xs_open(0);
 	char v[16];
-	int port, err;
+	int port;
 
 	if (!h)
 		die("xs_open", errno);
-	err = xvio_plat_open(NULL, &p);
-	if (err < 0)
-		die("platform", -err);
-	err = xvio_evtchn_open(p, &e);
-	if (err < 0)
-		die("evtchn open", -err);
+	e = open_evtchn(&p);
 	port = xvio_evtchn_alloc_unbound(e, (xvio_domid_t)backend_domid);
 	if (port < 0)
 		die("alloc_unbound", -port);
@@ -389,7 +398,7 @@ static double bench_evtchn_rtt(struct sim *s, int guest, double *call_rtt)
 	unsigned len;
 	long rounds = 0, calib;
 	double t0, t;
-	int port, err;
+	int port;
 	pid_t pid;
 
 	/* calibrate the number of rounds from the eventfd baseline */
@@ -407,12 +416,7 @@ static double bench_evtchn_rtt(struct sim *s, int guest, double *call_rtt)
 		usleep(1000);
 	if (!v)
 		die("guest port never appeared", ETIMEDOUT);
-	err = xvio_plat_open(NULL, &p);
-	if (err < 0)
-		die("platform", -err);
-	err = xvio_evtchn_open(p, &e);
-	if (err < 0)
-		die("evtchn open", -err);
+	e = open_evtchn(&p);
 	port = xvio_evtchn_bind_interdomain(e, (xvio_domid_t)guest, (xvio_port_t)atoi(v));
 	free(v);
 	if (port < 0)

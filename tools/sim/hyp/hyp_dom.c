@@ -343,6 +343,12 @@ int hyp_op_dom_info(struct hyp_conn *c, struct hyp_msg *m)
 	return 0;
 }
 
+static void set_gfns(struct hyp_dom *d, unsigned count, const uint64_t *gfns, uint8_t state)
+{
+	for (unsigned i = 0; i < count; i++)
+		d->pages[gfns[i]] = state;
+}
+
 /*
  * Check that every gfn is in the space and in state `want`, marking each
  * so a duplicate in the batch fails too.  On failure the marks are undone
@@ -352,8 +358,7 @@ static int mark_gfns(struct hyp_dom *d, unsigned count, const uint64_t *gfns, ui
 {
 	for (unsigned i = 0; i < count; i++) {
 		if (gfns[i] >= d->npages || d->pages[gfns[i]] != want) {
-			while (i--)
-				d->pages[gfns[i]] = want;
+			set_gfns(d, i, gfns, want);
 			return -EINVAL;
 		}
 		d->pages[gfns[i]] = PG_MARK;
@@ -361,17 +366,23 @@ static int mark_gfns(struct hyp_dom *d, unsigned count, const uint64_t *gfns, ui
 	return 0;
 }
 
+/* A balloon request: its target domain, with the batch of gfns marked as
+ * above. */
+static int mem_batch(struct hyp_conn *c, struct hyp_msg *m, uint8_t want, struct hyp_dom **d)
+{
+	int err = op_target(c, m->req->domid, false, d);
+
+	return err < 0 ? err : mark_gfns(*d, m->req->count, m->payload, want);
+}
+
 int hyp_op_dom_decrease(struct hyp_conn *c, struct hyp_msg *m)
 {
 	const uint64_t *gfns = m->payload;
 	unsigned count = m->req->count;
 	struct hyp_dom *d;
-	int err = op_target(c, m->req->domid, false, &d);
-
-	if (err < 0)
-		return err;
 	/* Only free pages: a used page is granted or about to be. */
-	err = mark_gfns(d, count, gfns, PG_FREE);
+	int err = mem_batch(c, m, PG_FREE, &d);
+
 	if (err < 0)
 		return err;
 	for (unsigned i = 0; i < count; i++) {
@@ -388,20 +399,15 @@ int hyp_op_dom_populate(struct hyp_conn *c, struct hyp_msg *m)
 	const uint64_t *gfns = m->payload;
 	unsigned count = m->req->count;
 	struct hyp_dom *d;
-	int err = op_target(c, m->req->domid, false, &d);
+	int err = mem_batch(c, m, PG_UNPOP, &d);
 
 	if (err < 0)
 		return err;
-	err = mark_gfns(d, count, gfns, PG_UNPOP);
-	if (err < 0)
-		return err;
 	if (d->tot_pages + count > d->max_pages) {
-		for (unsigned i = 0; i < count; i++)
-			d->pages[gfns[i]] = PG_UNPOP;
+		set_gfns(d, count, gfns, PG_UNPOP);
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < count; i++)
-		d->pages[gfns[i]] = PG_FREE;
+	set_gfns(d, count, gfns, PG_FREE);
 	d->tot_pages += count;
 	d->nfree += count;
 	return 0;

@@ -32,14 +32,31 @@ const char *xs_req_onearg(const struct xs_req *r)
 	return r->p;
 }
 
+/* Reply with `buf`, which the request now owns and frees after sending. */
+static int reply_take(struct xs_req *r, char *buf, size_t len)
+{
+	r->reply_alloc = buf;
+	r->reply = buf;
+	r->replylen = len;
+	return 0;
+}
+
+/* Reply with a copy of `buf`: the store may change before the reply is
+ * queued. */
+static int reply_copy(struct xs_req *r, const void *buf, size_t len)
+{
+	char *out = malloc(len ? len : 1);
+
+	if (!out)
+		return -ENOMEM;
+	if (len)
+		memcpy(out, buf, len);
+	return reply_take(r, out, len);
+}
+
 int xs_req_reply_str(struct xs_req *r, const char *str)
 {
-	r->reply_alloc = strdup(str);
-	if (!r->reply_alloc)
-		return -ENOMEM;
-	r->reply = r->reply_alloc;
-	r->replylen = strlen(str) + 1;
-	return 0;
+	return reply_copy(r, str, strlen(str) + 1);
 }
 
 static bool unpriv(const struct xs_req *r)
@@ -91,14 +108,32 @@ static int lookup(struct xs_view *v, const char *path, unsigned need,
 	return r;
 }
 
+/* *path is NULL on failure, so the caller may always free it. */
 static int canon_arg(struct xs_req *r, const char *arg, char **path)
 {
-	int err;
+	int err = -EINVAL;
 
-	if (!arg)
-		return -EINVAL;
-	*path = xs_canon(r->v.domid, arg, &err);
+	*path = arg ? xs_canon(r->v.domid, arg, &err) : NULL;
 	return err;
+}
+
+/* The node a request names, needing `need` rights.  *path is for the
+ * caller to free in every case; -ENOENT always comes from the lookup. */
+static int lookup_arg(struct xs_req *r, const char *arg, unsigned need,
+                      char **path, const struct xs_node **n)
+{
+	int ret = canon_arg(r, arg, path);
+
+	return ret < 0 ? ret : lookup(&r->v, *path, need, n);
+}
+
+static int lookup_read(struct xs_req *r, const char *arg, const struct xs_node **n)
+{
+	char *path;
+	int ret = lookup_arg(r, arg, XS_P_READ, &path, n);
+
+	free(path);
+	return ret;
 }
 
 static bool too_big(const struct xs_req *r, size_t size)
@@ -274,11 +309,8 @@ static int op_mkdir(struct xs_req *r)
 {
 	const struct xs_node *cur;
 	char *path;
-	int ret = canon_arg(r, xs_req_onearg(r), &path);
+	int ret = lookup_arg(r, xs_req_onearg(r), XS_P_WRITE, &path, &cur);
 
-	if (ret < 0)
-		return ret;
-	ret = lookup(&r->v, path, XS_P_WRITE, &cur);
 	if (ret == -ENOENT)
 		ret = create(r, path, NULL, 0);
 	free(path);
@@ -360,11 +392,8 @@ static int op_rm(struct xs_req *r)
 {
 	const struct xs_node *cur;
 	char *path;
-	int ret = canon_arg(r, xs_req_onearg(r), &path);
+	int ret = lookup_arg(r, xs_req_onearg(r), XS_P_WRITE, &path, &cur);
 
-	if (ret < 0)
-		return ret;
-	ret = lookup(&r->v, path, XS_P_WRITE, &cur);
 	if (ret == -ENOENT) {
 		/* Removing what is not there is fine if the parent is. */
 		char *pp = xs_parent(path);
@@ -381,46 +410,17 @@ static int op_rm(struct xs_req *r)
 static int op_read(struct xs_req *r)
 {
 	const struct xs_node *n;
-	char *path;
-	int ret = canon_arg(r, xs_req_onearg(r), &path);
+	int ret = lookup_read(r, xs_req_onearg(r), &n);
 
-	if (ret < 0)
-		return ret;
-	ret = lookup(&r->v, path, XS_P_READ, &n);
-	free(path);
-	if (ret < 0)
-		return ret;
-	/* Copied: the node may change before the reply is queued. */
-	r->reply_alloc = malloc(n->vlen ? n->vlen : 1);
-	if (!r->reply_alloc)
-		return -ENOMEM;
-	if (n->vlen)
-		memcpy(r->reply_alloc, n->value, n->vlen);
-	r->reply = r->reply_alloc;
-	r->replylen = n->vlen;
-	return 0;
+	return ret < 0 ? ret : reply_copy(r, n->value, n->vlen);
 }
 
 static int op_directory(struct xs_req *r)
 {
 	const struct xs_node *n;
-	char *path;
-	int ret = canon_arg(r, xs_req_onearg(r), &path);
+	int ret = lookup_read(r, xs_req_onearg(r), &n);
 
-	if (ret < 0)
-		return ret;
-	ret = lookup(&r->v, path, XS_P_READ, &n);
-	free(path);
-	if (ret < 0)
-		return ret;
-	r->reply_alloc = malloc(n->childlen ? n->childlen : 1);
-	if (!r->reply_alloc)
-		return -ENOMEM;
-	if (n->childlen)
-		memcpy(r->reply_alloc, n->children, n->childlen);
-	r->reply = r->reply_alloc;
-	r->replylen = n->childlen;
-	return 0;
+	return ret < 0 ? ret : reply_copy(r, n->children, n->childlen);
 }
 
 /* "<gen>\0" then whole child names from byte `off` on, as many as fit; an
@@ -451,10 +451,7 @@ static int directory_part(struct xs_req *r, const struct xs_node *n,
 	if (len)
 		memcpy(out + genlen, n->children + off, len);
 	out[genlen + len] = '\0';
-	r->reply_alloc = out;
-	r->reply = out;
-	r->replylen = genlen + len + (end ? 1 : 0);
-	return 0;
+	return reply_take(r, out, genlen + len + (end ? 1 : 0));
 }
 
 static int op_directory_part(struct xs_req *r)
@@ -462,17 +459,12 @@ static int op_directory_part(struct xs_req *r)
 	const struct xs_node *n;
 	const char *vec[2];
 	unsigned long off;
-	char *path;
 	int ret;
 
 	if (xs_strings(r->p, r->len, vec, 2) != 2 ||
 	    xs_parse_uint(vec[1], UINT32_MAX, &off) < 0)
 		return -EINVAL;
-	ret = canon_arg(r, vec[0], &path);
-	if (ret < 0)
-		return ret;
-	ret = lookup(&r->v, path, XS_P_READ, &n);
-	free(path);
+	ret = lookup_read(r, vec[0], &n);
 	return ret < 0 ? ret : directory_part(r, n, off);
 }
 
@@ -485,10 +477,7 @@ static int reply_perms(struct xs_req *r, const struct xs_perm *p, uint32_t n)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++)
 		len += (size_t)xs_perm_format(&p[i], out + len, 8) + 1;
-	r->reply_alloc = out;
-	r->reply = out;
-	r->replylen = len;
-	return 0;
+	return reply_take(r, out, len);
 }
 
 static int op_get_perms(struct xs_req *r)
@@ -497,18 +486,13 @@ static int op_get_perms(struct xs_req *r)
 	const struct xs_perm *p;
 	const struct xs_node *n;
 	uint32_t np;
-	char *path;
 	int ret;
 
 	if (arg && arg[0] == '@') {
 		ret = xs_special_get(r->v.s, arg, &p, &np);
 		return ret < 0 ? ret : reply_perms(r, p, np);
 	}
-	ret = canon_arg(r, arg, &path);
-	if (ret < 0)
-		return ret;
-	ret = lookup(&r->v, path, XS_P_READ, &n);
-	free(path);
+	ret = lookup_read(r, arg, &n);
 	return ret < 0 ? ret : reply_perms(r, n->perms, n->nperms);
 }
 
@@ -558,10 +542,8 @@ static int set_node_perms(struct xs_req *r, const char *arg,
 	struct xs_perm *old = NULL;
 	uint32_t nold = 0;
 	char *path;
-	int ret = canon_arg(r, arg, &path);
+	int ret = lookup_arg(r, arg, XS_P_WRITE | XS_P_OWNER, &path, &cur);
 
-	if (ret == 0)
-		ret = lookup(&r->v, path, XS_P_WRITE | XS_P_OWNER, &cur);
 	if (ret == 0 && unpriv(r) && p[0].id != cur->perms[0].id)
 		ret = -EPERM;
 	if (ret == 0 && too_big(r, xs_node_size(cur) -

@@ -250,27 +250,30 @@ int xs_op_introduce(struct xs_req *r)
 	return xs_dom_find(r->v.s, (uint16_t)domid) ? 0 : -ENOMEM;
 }
 
-int xs_op_release(struct xs_req *r)
+/* The introduced domain a one-argument request names. */
+static int onearg_introduced(struct xs_req *r, struct xs_dom **d)
 {
-	struct xs_dom *d;
 	uint16_t domid;
 	int ret = onearg_domid(r, &domid);
 
+	return ret < 0 ? ret : introduced_dom(r->v.s, domid, d);
+}
+
+int xs_op_release(struct xs_req *r)
+{
+	struct xs_dom *d;
+	int ret = onearg_introduced(r, &d);
+
 	if (ret == 0)
-		ret = introduced_dom(r->v.s, domid, &d);
-	if (ret == 0)
-		xs_dom_release(r->v.s, domid, false);
+		xs_dom_release(r->v.s, d->domid, false);
 	return ret;
 }
 
 int xs_op_resume(struct xs_req *r)
 {
 	struct xs_dom *d;
-	uint16_t domid;
-	int ret = onearg_domid(r, &domid);
+	int ret = onearg_introduced(r, &d);
 
-	if (ret == 0)
-		ret = introduced_dom(r->v.s, domid, &d);
 	if (ret == 0)
 		d->shutdown = false;
 	return ret;

@@ -135,34 +135,52 @@ static int record(struct xs_view *v, const char *path, struct txent **out)
 	return 0;
 }
 
+/* Give the transaction its own version of t's node (NULL: removed). */
+static void set_ent(struct txent *t, struct xs_node *n)
+{
+	xs_node_free(t->node);
+	t->node = n;
+	t->modified = true;
+}
+
+/* Record `path` and find the node the view sees there (*n NULL: none). */
+static int record_seen(struct xs_view *v, const char *path, struct txent **t,
+                       struct xs_node **n)
+{
+	int r = record(v, path, t);
+
+	if (r == 0)
+		*n = seen(v, *t, path);
+	return r;
+}
+
 int xs_view_get(struct xs_view *v, const char *path, const struct xs_node **out)
 {
 	struct txent *t;
-	int r = record(v, path, &t);
+	struct xs_node *n;
+	int r = record_seen(v, path, &t, &n);
 
 	if (r < 0)
 		return r;
-	*out = seen(v, t, path);
-	return *out ? 0 : -ENOENT;
+	*out = n;
+	return n ? 0 : -ENOENT;
 }
 
 int xs_view_modify(struct xs_view *v, const char *path, struct xs_node **out)
 {
 	struct txent *t;
 	struct xs_node *n;
-	int r = record(v, path, &t);
+	int r = record_seen(v, path, &t, &n);
 
 	if (r < 0)
 		return r;
-	n = seen(v, t, path);
 	if (!n)
 		return -ENOENT;
 	if (!t->modified) {
 		n = xs_node_dup(n);
 		if (!n)
 			return -ENOMEM;
-		t->node = n;
-		t->modified = true;
+		set_ent(t, n);
 	}
 	/* A fresh generation for each change, so DIRECTORY_PART inside the
 	 * transaction notices its own changes too. */
@@ -174,9 +192,10 @@ int xs_view_modify(struct xs_view *v, const char *path, struct xs_node **out)
 int xs_view_create(struct xs_view *v, struct xs_node *n)
 {
 	struct txent *t;
-	int r = record(v, n->path, &t);
+	struct xs_node *cur;
+	int r = record_seen(v, n->path, &t, &cur);
 
-	if (r == 0 && seen(v, t, n->path))
+	if (r == 0 && cur)
 		r = -EEXIST;
 	if (r == 0)
 		r = xs_view_account(v, n->perms[0].id, 1);
@@ -184,9 +203,7 @@ int xs_view_create(struct xs_view *v, struct xs_node *n)
 		xs_node_free(n);
 		return r;
 	}
-	xs_node_free(t->node);
-	t->node = n;
-	t->modified = true;
+	set_ent(t, n);
 	n->gen = ++v->s->gen;
 	return 0;
 }
@@ -195,19 +212,14 @@ int xs_view_delete(struct xs_view *v, const char *path)
 {
 	struct txent *t;
 	struct xs_node *n;
-	int r = record(v, path, &t);
+	int r = record_seen(v, path, &t, &n);
 
-	if (r < 0)
+	if (r < 0 || !n)
 		return r;
-	n = seen(v, t, path);
-	if (!n)
-		return 0;
 	r = xs_view_account(v, n->perms[0].id, -1);
 	if (r < 0)
 		return r;
-	xs_node_free(t->node);
-	t->node = NULL;
-	t->modified = true;
+	set_ent(t, NULL);
 	return 0;
 }
 
