@@ -56,4 +56,37 @@
 			           errno, strerror(errno), #err);             \
 	} while (0)
 
+/* One named case of a test program; meson passes the name as argv[1]. */
+struct check_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define CHECK_NCASES(cases) (sizeof(cases) / sizeof((cases)[0]))
+
+/*
+ * Run the case named by argv[1] between setup() and teardown() (either may
+ * be NULL) and return main()'s status.  A missing or unknown name fails:
+ * a misspelt case in meson.build must not pass as a test that ran nothing.
+ */
+static inline int check_run_case(int argc, char **argv, const struct check_case *cases,
+                                 size_t n, void (*setup)(void), void (*teardown)(void))
+{
+	if (argc != 2)
+		CHECK_FAIL("usage: %s CASE", argv[0]);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], cases[i].name) != 0)
+			continue;
+		if (setup)
+			setup();
+		cases[i].fn();
+		if (teardown)
+			teardown();
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "known case: %s\n", cases[i].name);
+	CHECK_FAIL("unknown case %s", argv[1]);
+}
+
 #endif

@@ -4,24 +4,9 @@
 # what a user would see, with the real xenstore-* tools as the observer.
 set -euo pipefail
 
-SIM=${XVIO_SIM:?run through meson test}
-case_name=${1:?which case}
-DIR=$(mktemp -d /tmp/xvio-cli-XXXXXX)
-export XVIO_SIM_DIR=$DIR
-
-fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
-cleanup() {
-	"$SIM" stop >/dev/null 2>&1 || true
-	# the daemon must have exited cleanly; give it a moment
-	for _ in $(seq 50); do [ -e "$DIR/pid" ] || break; sleep 0.1; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-# Run a command as dom0 (privileged xenstore).
-dom0() { "$SIM" exec 0 -- "$@"; }
-
-expect_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1' ($3)"; }
+SIM_TMP_PREFIX=xvio-cli
+# shellcheck source=SCRIPTDIR/../lib/sim.sh
+source "$(dirname "$0")/../lib/sim.sh"
 
 start() { "$SIM" start >/dev/null || fail "start failed"; }
 

@@ -256,25 +256,16 @@ static void test_errnode(void)
 	CHECK_INT(xvio_xs_report_error(xs0, XBT_NULL, "/vm/x", EIO, "x", NULL), ==, -EINVAL);
 }
 
+static const struct check_case cases[] = {
+	{ "typed", test_typed },
+	{ "hostile", test_hostile },
+	{ "errors", test_errors },
+	{ "writes", test_writes },
+	{ "switch", test_switch },
+	{ "errnode", test_errnode },
+};
+
 int main(int argc, char **argv)
 {
-	if (argc != 2)
-		CHECK_FAIL("usage: %s typed|hostile|errors|writes|switch|errnode", argv[0]);
-	setup();
-	if (strcmp(argv[1], "typed") == 0)
-		test_typed();
-	else if (strcmp(argv[1], "hostile") == 0)
-		test_hostile();
-	else if (strcmp(argv[1], "errors") == 0)
-		test_errors();
-	else if (strcmp(argv[1], "writes") == 0)
-		test_writes();
-	else if (strcmp(argv[1], "switch") == 0)
-		test_switch();
-	else if (strcmp(argv[1], "errnode") == 0)
-		test_errnode();
-	else
-		CHECK_FAIL("unknown case %s", argv[1]);
-	teardown_sim();
-	return 0;
+	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), setup, teardown_sim);
 }

@@ -5,27 +5,16 @@
 # Each case starts its own simulator in a fresh state directory.
 set -euo pipefail
 
-SIM=${XVIO_SIM:?run through meson test}
-case_name=${1:?which case}
-DIR=$(mktemp -d /tmp/xvio-xscmd-XXXXXX)
-export XVIO_SIM_DIR=$DIR
-
-fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
-cleanup() {
-	"$SIM" stop >/dev/null 2>&1 || true
-	for _ in $(seq 50); do [ -e "$DIR/pid" ] || break; sleep 0.1; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
+SIM_TMP_PREFIX=xvio-xscmd
+# shellcheck source=SCRIPTDIR/../lib/sim.sh
+source "$(dirname "$0")/../lib/sim.sh"
 
 for t in xenstore-read xenstore-write xenstore-ls xenstore-list xenstore-rm \
          xenstore-exists xenstore-chmod xenstore-watch; do
 	command -v "$t" >/dev/null || fail "$t is not installed (xenstore-utils)"
 done
 
-dom0() { "$SIM" exec 0 -- "$@"; }
 as_dom() { local d=$1; shift; "$SIM" exec "$d" -- "$@"; }
-expect_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1' ($3)"; }
 fails() { if "$@" >/dev/null 2>&1; then fail "succeeded: $*"; fi; }
 
 "$SIM" start >/dev/null || fail "start failed"

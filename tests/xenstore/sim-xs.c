@@ -482,10 +482,7 @@ static void case_many_clients(void)
 	xs_close(d0);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct check_case cases[] = {
 	{ "dom0-ops", case_dom0_ops },
 	{ "guest", case_guest },
 	{ "two-guests", case_two_guests },
@@ -495,18 +492,18 @@ static const struct {
 	{ "many-clients", case_many_clients },
 };
 
+static void setup(void)
+{
+	simtest_start(&S, NULL);
+}
+
+static void teardown(void)
+{
+	simtest_check_alive(&S);
+	simtest_stop(&S);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2)
-		CHECK_FAIL("usage: %s CASE", argv[0]);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		simtest_start(&S, NULL);
-		cases[i].fn();
-		simtest_check_alive(&S);
-		simtest_stop(&S);
-		return 0;
-	}
-	CHECK_FAIL("unknown case %s", argv[1]);
+	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), setup, teardown);
 }

@@ -193,10 +193,7 @@ static void case_xss_write(void)
 	CHECK_INT(xstest_cmd(&T, "write /bad//path x"), ==, -EINVAL);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct check_case cases[] = {
 	{ "destroy-removes-owned", case_destroy_removes_owned },
 	{ "destroy-closes", case_destroy_closes },
 	{ "domid-reuse", case_domid_reuse },
@@ -208,18 +205,8 @@ static const struct {
 int main(int argc, char **argv)
 {
 	static const unsigned doms[] = { 5, 7 };
+	static const struct xstest_conn conns[] = { { 0, &D0 } };
+	static const struct xstest_fixture f = { &T, doms, 2, conns, 1 };
 
-	if (argc != 2)
-		CHECK_FAIL("usage: %s CASE", argv[0]);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		xstest_start(&T, NULL, doms, 2);
-		D0 = xstest_open(&T, 0);
-		cases[i].fn();
-		xs_close(D0);
-		xstest_stop(&T);
-		return 0;
-	}
-	CHECK_FAIL("unknown case %s", argv[1]);
+	return xstest_run_case(argc, argv, cases, CHECK_NCASES(cases), &f);
 }

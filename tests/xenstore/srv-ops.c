@@ -398,10 +398,7 @@ static void case_reply_ids(void)
 	close(fd);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct check_case cases[] = {
 	{ "initial-tree", case_initial_tree },
 	{ "read-write", case_read_write },
 	{ "binary-value", case_binary_value },
@@ -428,18 +425,8 @@ static const struct {
 int main(int argc, char **argv)
 {
 	static const unsigned doms[] = { 3, 4, 5, 7 };
+	static const struct xstest_conn conns[] = { { 0, &H } };
+	static const struct xstest_fixture f = { &T, doms, 4, conns, 1 };
 
-	if (argc != 2)
-		CHECK_FAIL("usage: %s CASE", argv[0]);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		xstest_start(&T, NULL, doms, 4);
-		H = xstest_open(&T, 0);
-		cases[i].fn();
-		xs_close(H);
-		xstest_stop(&T);
-		return 0;
-	}
-	CHECK_FAIL("unknown case %s", argv[1]);
+	return xstest_run_case(argc, argv, cases, CHECK_NCASES(cases), &f);
 }

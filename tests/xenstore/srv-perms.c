@@ -276,10 +276,7 @@ static void case_target(void)
 	CHECK(can_read(G5, "/local/domain/7/private"));
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct check_case cases[] = {
 	{ "guest-cannot-read-dom0", case_guest_cannot_read_dom0 },
 	{ "no-existence-leak", case_no_existence_leak },
 	{ "guest-home", case_guest_home },
@@ -296,22 +293,8 @@ static const struct {
 int main(int argc, char **argv)
 {
 	static const unsigned doms[] = { 3, 5, 7 };
+	static const struct xstest_conn conns[] = { { 0, &D0 }, { 5, &G5 }, { 7, &G7 } };
+	static const struct xstest_fixture f = { &T, doms, 3, conns, 3 };
 
-	if (argc != 2)
-		CHECK_FAIL("usage: %s CASE", argv[0]);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		xstest_start(&T, NULL, doms, 3);
-		D0 = xstest_open(&T, 0);
-		G5 = xstest_open(&T, 5);
-		G7 = xstest_open(&T, 7);
-		cases[i].fn();
-		xs_close(G7);
-		xs_close(G5);
-		xs_close(D0);
-		xstest_stop(&T);
-		return 0;
-	}
-	CHECK_FAIL("unknown case %s", argv[1]);
+	return xstest_run_case(argc, argv, cases, CHECK_NCASES(cases), &f);
 }

@@ -388,10 +388,7 @@ static void case_defaults(void)
 	stop();
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct check_case cases[] = {
 	{ "nodes", case_nodes },
 	{ "nodes-in-transaction", case_nodes_in_transaction },
 	{ "node-size", case_node_size },
@@ -406,13 +403,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (argc != 2)
-		CHECK_FAIL("usage: %s CASE", argv[0]);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(argv[1], cases[i].name) == 0) {
-			cases[i].fn();
-			return 0;
-		}
-	}
-	CHECK_FAIL("unknown case %s", argv[1]);
+	/* Each case starts its own server: the quotas differ. */
+	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), NULL, NULL);
 }

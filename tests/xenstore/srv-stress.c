@@ -169,15 +169,12 @@ static void case_connection_churn(void)
 	xstest_stop(&T);
 }
 
+static const struct check_case cases[] = {
+	{ "transactions-and-watches", case_transactions_and_watches },
+	{ "connection-churn", case_connection_churn },
+};
+
 int main(int argc, char **argv)
 {
-	if (argc != 2)
-		CHECK_FAIL("usage: %s CASE", argv[0]);
-	if (strcmp(argv[1], "transactions-and-watches") == 0)
-		case_transactions_and_watches();
-	else if (strcmp(argv[1], "connection-churn") == 0)
-		case_connection_churn();
-	else
-		CHECK_FAIL("unknown case %s", argv[1]);
-	return 0;
+	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), NULL, NULL);
 }

@@ -296,10 +296,7 @@ static void case_closed_with_open_tx(void)
 	expect(B, XBT_NULL, "/left", NULL);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct check_case cases[] = {
 	{ "isolation-commit", case_isolation_commit },
 	{ "abort", case_abort },
 	{ "conflict-write", case_conflict_write },
@@ -318,19 +315,8 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	if (argc != 2)
-		CHECK_FAIL("usage: %s CASE", argv[0]);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		xstest_start(&T, NULL, NULL, 0);
-		A = xstest_open(&T, 0);
-		B = xstest_open(&T, 0);
-		cases[i].fn();
-		xs_close(B);
-		xs_close(A);
-		xstest_stop(&T);
-		return 0;
-	}
-	CHECK_FAIL("unknown case %s", argv[1]);
+	static const struct xstest_conn conns[] = { { 0, &A }, { 0, &B } };
+	static const struct xstest_fixture f = { &T, NULL, 0, conns, 2 };
+
+	return xstest_run_case(argc, argv, cases, CHECK_NCASES(cases), &f);
 }

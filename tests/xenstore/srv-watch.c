@@ -356,10 +356,7 @@ static void case_own_write(void)
 	expect_event(W, "/own/x", "t");
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct check_case cases[] = {
 	{ "first-event", case_first_event },
 	{ "subtree", case_subtree },
 	{ "above-does-not-fire", case_above_does_not_fire },
@@ -380,20 +377,8 @@ static const struct {
 int main(int argc, char **argv)
 {
 	static const unsigned doms[] = { 3, 5, 7 };
+	static const struct xstest_conn conns[] = { { 0, &D0 }, { 0, &W } };
+	static const struct xstest_fixture f = { &T, doms, 3, conns, 2 };
 
-	if (argc != 2)
-		CHECK_FAIL("usage: %s CASE", argv[0]);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		xstest_start(&T, NULL, doms, 3);
-		D0 = xstest_open(&T, 0);
-		W = xstest_open(&T, 0);
-		cases[i].fn();
-		xs_close(W);
-		xs_close(D0);
-		xstest_stop(&T);
-		return 0;
-	}
-	CHECK_FAIL("unknown case %s", argv[1]);
+	return xstest_run_case(argc, argv, cases, CHECK_NCASES(cases), &f);
 }

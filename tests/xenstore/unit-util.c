@@ -199,10 +199,7 @@ static void case_map(void)
 	xs_map_fini(&m);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
+static const struct check_case cases[] = {
 	{ "path-valid", case_path_valid },
 	{ "canon", case_canon },
 	{ "tree", case_tree },
@@ -216,14 +213,11 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
-			continue;
-		cases[i].fn();
-		if (argc > 1)
-			return 0;
+	/* No argument: every case, for a quick run by hand. */
+	if (argc == 1) {
+		for (size_t i = 0; i < CHECK_NCASES(cases); i++)
+			cases[i].fn();
+		return 0;
 	}
-	if (argc > 1)
-		CHECK_FAIL("unknown case %s", argv[1]);
-	return 0;
+	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), NULL, NULL);
 }

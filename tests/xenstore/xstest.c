@@ -352,3 +352,33 @@ void xstest_wait_ok(pid_t pid)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		CHECK_FAIL("child %d failed (status 0x%x)", (int)pid, status);
 }
+
+/* ---- case runner ------------------------------------------------------------- */
+
+/* check_run_case() hooks take no arguments. */
+static const struct xstest_fixture *fixture;
+
+static void fixture_setup(void)
+{
+	const struct xstest_fixture *f = fixture;
+
+	xstest_start(f->t, NULL, f->domids, f->ndoms);
+	for (size_t i = 0; i < f->nconns; i++)
+		*f->conns[i].h = xstest_open(f->t, f->conns[i].domid);
+}
+
+static void fixture_teardown(void)
+{
+	const struct xstest_fixture *f = fixture;
+
+	for (size_t i = f->nconns; i-- > 0;)
+		xs_close(*f->conns[i].h);
+	xstest_stop(f->t);
+}
+
+int xstest_run_case(int argc, char **argv, const struct check_case *cases,
+                    size_t ncases, const struct xstest_fixture *f)
+{
+	fixture = f;
+	return check_run_case(argc, argv, cases, ncases, fixture_setup, fixture_teardown);
+}

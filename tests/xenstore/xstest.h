@@ -21,6 +21,7 @@
 
 #include <xenstore.h>
 
+#include "check.h"
 #include "xs_server.h"
 
 struct xstest {
@@ -77,5 +78,27 @@ bool xstest_no_event(struct xs_handle *h, int timeout_ms);
 
 /* Wait for a child and require exit status 0. */
 void xstest_wait_ok(pid_t pid);
+
+/* What every case of a test program starts with: a server with default
+ * quotas listening for domain 0 and domids[0..ndoms), and for each conn
+ * *h = xstest_open(t, domid). */
+struct xstest_conn {
+	unsigned domid;
+	struct xs_handle **h;
+};
+
+struct xstest_fixture {
+	struct xstest *t;
+	const unsigned *domids;
+	unsigned ndoms;
+	const struct xstest_conn *conns;
+	size_t nconns;
+};
+
+/* main() of such a program: check_run_case() with the fixture set up
+ * before the case and torn down (connections closed, server stopped)
+ * after it. */
+int xstest_run_case(int argc, char **argv, const struct check_case *cases,
+                    size_t ncases, const struct xstest_fixture *f);
 
 #endif
