@@ -160,20 +160,26 @@ static void test_flood(struct xs_handle *xs_w, struct xs_handle *xs1, struct xvi
 		taken += 8;
 	CHECK_INT(rc, >=, 0);
 	taken += rc;
-	CHECK_INT(taken, ==, 2 * FLOOD);
+	/*
+	 * Every distinct node fires; the repeats of one node may reach us as
+	 * fewer events, because a server may merge identical events still
+	 * queued for a slow reader (xvio-sim does, under load).
+	 */
+	CHECK_INT(taken, >=, FLOOD + 1);
+	CHECK_INT(taken, <=, 2 * FLOOD);
 	CHECK_INT(xvio_watcher_dispatch(w, 8), ==, 0);
 	xvio_watcher_stats(w, &s);
-	/* Nothing lost: the initial event and every write were taken. */
-	CHECK_INT(s.events, ==, 1 + 2 * FLOOD);
+	/* Nothing lost on our side: the initial event and every event taken. */
+	CHECK_INT(s.events, ==, 1 + taken);
 	CHECK_INT(s.dropped, ==, 0);
 	CHECK_INT(s.delivered + s.coalesced, ==, s.events);
 	CHECK_INT(s.delivered, ==, (uint64_t)r.calls);
 	/* Distinct nodes are delivered one by one; the repeats of one node
 	 * fold to one callback per batch of 8. */
 	uint64_t fold = 0;
-	for (int b = 0; b < 2 * FLOOD; b += 8) {
+	for (int b = 0; b < taken; b += 8) {
 		int same = 0;
-		for (int e = b; e < b + 8 && e < 2 * FLOOD; e++)
+		for (int e = b; e < b + 8 && e < taken; e++)
 			same += e >= FLOOD;
 		fold += same ? (uint64_t)same - 1 : 0;
 	}
