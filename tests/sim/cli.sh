@@ -161,6 +161,38 @@ destroy)
 	[ ! -e "$DIR/dom$id" ] || fail "domain's socket directory left behind"
 	;;
 
+destroy-escapees)
+	# Children that outlive their parent, or leave its process group, still
+	# ran in the domain: destroy must stop them too (Xen stops all vCPUs).
+	start
+	create "$(write_cfg g6 'name = "guest6"')" >/dev/null || fail "create failed"
+	"$SIM" exec guest6 -- sh -c "sleep 300 & echo \$! > $DIR/orphan; exit 0" ||
+		fail "exec failed"
+	"$SIM" exec guest6 -- sh -c "setsid sleep 300 & echo \$! > $DIR/session; exit 0" ||
+		fail "exec failed"
+	orphan=$(cat "$DIR/orphan"); session=$(cat "$DIR/session")
+	kill -0 "$orphan" && kill -0 "$session" || fail "test setup: sleepers not running"
+	"$SIM" destroy guest6 || fail "destroy failed"
+	# dead means gone or a zombie (whoever adopted it may reap it late)
+	alive() { [ -e /proc/$1/stat ] && [ "$(cut -d' ' -f3 /proc/$1/stat)" != Z ]; }
+	if alive "$orphan"; then fail "an orphaned child survived destroy"; fi
+	if alive "$session"; then fail "a child in its own session survived destroy"; fi
+	;;
+
+list-many)
+	# More domains than one control reply carries (128).
+	start
+	for i in $(seq 1 140); do
+		printf 'name = "m%d"\nmemory = 1\n' "$i" > "$DIR/m.cfg"
+		"$SIM" create "$DIR/m.cfg" >/dev/null 2>&1 || fail "create m$i failed"
+	done
+	n=$("$SIM" list | tail -n +2 | wc -l)
+	expect_eq "$n" 141 "domains listed (Domain-0 and 140)"
+	last=$("$SIM" domid m140)
+	"$SIM" destroy "$last" || fail "destroy by id $last failed"
+	if "$SIM" list | grep -q "^m140 "; then fail "m140 still listed"; fi
+	;;
+
 shutdown)
 	start
 	id=$(create "$(write_cfg g5 'name = "guest5"')") || fail "create failed"

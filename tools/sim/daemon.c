@@ -25,6 +25,7 @@
 
 #include "hyp.h"
 #include "loop.h"
+#include "reap.h"
 #include "sim.h"
 #include "unixsock.h"
 #include "xs_server.h"
@@ -46,9 +47,15 @@ struct dom {
 	struct proc *procs;
 };
 
+/* Control clients are the toolstack; a handful at a time is plenty. */
+#define CTL_MAX_CONNS 64
+/* Domains per `list` reply; the client asks again from the last id. */
+#define CTL_LIST_MAX 128
+
 struct ctl_conn {
 	struct ctl_conn *next;
 	int fd;
+	pid_t peer;          /* SO_PEERCRED at accept */
 	struct loop_src *src;
 	struct daemon *d;
 };
@@ -60,7 +67,10 @@ struct daemon {
 	struct hyp *hyp;
 	struct dom *doms;
 	struct ctl_conn *conns;
+	unsigned n_conns;
 	int ctl_fd;
+	int spare_fd;        /* reserve for shedding connections at EMFILE */
+	bool emfile_logged;
 	struct loop_src *ctl_src;
 	int sig_fd;
 	struct loop_src *sig_src;
@@ -138,17 +148,33 @@ static int proc_add(struct daemon *d, struct dom *dom, pid_t pid)
 	return 0;
 }
 
-/* Like destroying a domain's vCPUs: everything running in it stops now. */
+/*
+ * Like destroying a domain's vCPUs: everything running in it stops, and is
+ * gone before the hypervisor forgets the domain's mappings.  Registered
+ * processes and their groups are killed, and so is every process that
+ * inherited the domain's environment (children that left the group).
+ */
 static void procs_kill(struct daemon *d, struct dom *dom)
 {
-	while (dom->procs) {
-		struct proc *p = dom->procs;
+	int fds[64];
+	pid_t groups[64];
+	size_t nf = 0, ng = 0;
+	char marker[PATH_MAX + 16];
+	int alive;
 
+	for (struct proc *p = dom->procs; p && nf < 64; p = p->next) {
+		fds[nf++] = p->pidfd;
 		if (p->group)
-			kill(-p->pid, SIGKILL);
-		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-		proc_free(d, p);
+			groups[ng++] = p->pid;
 	}
+	strcpy(marker, "XVIO_SIM_HYP=");
+	if (sim_dom_sock(marker + 13, sizeof(marker) - 13, d->dir, dom->domid, "hyp") < 0)
+		marker[0] = '\0';
+	alive = sim_reap(fds, nf, groups, ng, marker, 3000);
+	if (alive)
+		logmsg("domain %u: %d process(es) survived SIGKILL for 3 s", dom->domid, alive);
+	while (dom->procs)
+		proc_free(d, dom->procs);
 }
 
 /* ---- domains ---- */
@@ -268,23 +294,38 @@ static int parse_u64(const char *s, uint64_t *out)
 	return (errno || *end) ? -EINVAL : 0;
 }
 
-static int ctl_list(struct daemon *d, char *out, size_t len)
+static int format_info(const struct hyp_dominfo *i, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%u %s%s %llu %llu", i->domid, i->dying ? "d" : "-",
+	                 i->shutdown ? "s" : "-", (unsigned long long)i->tot_pages,
+	                 (unsigned long long)i->max_pages);
+
+	return n < 0 || (size_t)n >= len ? -E2BIG : n;
+}
+
+/* Up to CTL_LIST_MAX domains with ids above `after`, one per line. */
+static int ctl_list(struct daemon *d, int after, char *out, size_t len)
 {
 	size_t used = 0;
+	int count = 0;
 
-	for (int id = hyp_domain_next(d->hyp, -1); id >= 0; id = hyp_domain_next(d->hyp, id)) {
+	for (int id = hyp_domain_next(d->hyp, after); id >= 0 && count < CTL_LIST_MAX;
+	     id = hyp_domain_next(d->hyp, id)) {
 		struct hyp_dominfo i;
 		int n;
 
 		if (hyp_domain_info(d->hyp, (uint16_t)id, &i) < 0)
 			continue;
-		n = snprintf(out + used, len - used, "\n%u %s%s %llu %llu", i.domid,
-		             i.dying ? "d" : "-", i.shutdown ? "s" : "-",
-		             (unsigned long long)i.tot_pages, (unsigned long long)i.max_pages);
-		if (n < 0 || (size_t)n >= len - used)
+		if (used + 1 >= len)
 			return -E2BIG;
+		out[used++] = '\n';
+		n = format_info(&i, out + used, len - used);
+		if (n < 0)
+			return n;
 		used += (size_t)n;
+		count++;
 	}
+	out[used] = '\0';
 	return 0;
 }
 
@@ -298,7 +339,8 @@ static int split(char *s, char **w, int max)
 	return n;
 }
 
-static int ctl_dispatch(struct daemon *d, char *req, char *out, size_t len, bool *stop)
+static int ctl_dispatch(struct daemon *d, pid_t peer, char *req, char *out, size_t len,
+                        bool *stop)
 {
 	char *w[8];
 	int n = split(req, w, 8);
@@ -307,8 +349,23 @@ static int ctl_dispatch(struct daemon *d, char *req, char *out, size_t len, bool
 	*out = '\0';
 	if (n == 1 && strcmp(w[0], "ping") == 0)
 		return 0;
-	if (n == 1 && strcmp(w[0], "list") == 0)
-		return ctl_list(d, out, len);
+	if ((n == 1 || n == 2) && strcmp(w[0], "list") == 0) {
+		if (n == 2 && (parse_u64(w[1], &a) || a > SIM_MAX_DOMID))
+			return -EINVAL;
+		return ctl_list(d, n == 2 ? (int)a : -1, out, len);
+	}
+	if (n == 2 && strcmp(w[0], "info") == 0) {
+		struct hyp_dominfo i;
+		int r;
+
+		if (parse_u64(w[1], &a) || a > SIM_MAX_DOMID)
+			return -EINVAL;
+		r = hyp_domain_info(d->hyp, (uint16_t)a, &i);
+		if (r < 0)
+			return r;
+		out[0] = ' ';
+		return format_info(&i, out + 1, len - 1) < 0 ? -E2BIG : 0;
+	}
 	if (n == 1 && strcmp(w[0], "stop") == 0) {
 		*stop = true;
 		return 0;
@@ -346,6 +403,10 @@ static int ctl_dispatch(struct daemon *d, char *req, char *out, size_t len, bool
 		if (parse_u64(w[1], &a) || parse_u64(w[2], &b) || a > SIM_MAX_DOMID ||
 		    b == 0 || b > INT32_MAX)
 			return -EINVAL;
+		/* Only a process may enrol itself: a pid named by someone
+		 * else would be killed on destroy. */
+		if ((pid_t)b != peer)
+			return -EPERM;
 		if (a == 0)
 			return 0; /* dom0 processes are the host's; never killed */
 		dom = dom_find(d, (unsigned)a);
@@ -363,6 +424,7 @@ static void ctl_conn_close(struct daemon *d, struct ctl_conn *c)
 	while (*pp != c)
 		pp = &(*pp)->next;
 	*pp = c->next;
+	d->n_conns--;
 	loop_del(d->loop, c->src);
 	close(c->fd);
 	free(c);
@@ -389,7 +451,7 @@ static void ctl_conn_cb(void *arg, uint32_t events)
 		r = -EINVAL;
 		body[0] = '\0';
 	} else {
-		r = ctl_dispatch(d, req, body, sizeof(body), &stop);
+		r = ctl_dispatch(d, c->peer, req, body, sizeof(body), &stop);
 	}
 	if (r < 0)
 		snprintf(rep, sizeof(rep), "err %d %s", -r, strerror(-r));
@@ -405,17 +467,26 @@ static void ctl_conn_cb(void *arg, uint32_t events)
 static void ctl_accept_cb(void *arg, uint32_t events)
 {
 	struct daemon *d = arg;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
 	struct ctl_conn *c;
-	int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd = sim_accept(d->ctl_fd, &d->spare_fd);
 
+	if (fd == -EMFILE && !d->emfile_logged) {
+		logmsg("out of file descriptors: refusing control connections");
+		d->emfile_logged = true;
+	}
 	if (fd < 0)
 		return;
-	c = calloc(1, sizeof(*c));
-	if (!c) {
+	d->emfile_logged = false;
+	if (d->n_conns >= CTL_MAX_CONNS ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+	    !(c = calloc(1, sizeof(*c)))) {
 		close(fd);
 		return;
 	}
 	c->fd = fd;
+	c->peer = cred.pid;
 	c->d = d;
 	c->src = loop_add(d->loop, fd, EPOLLIN, ctl_conn_cb, c);
 	if (!c->src) {
@@ -425,6 +496,7 @@ static void ctl_accept_cb(void *arg, uint32_t events)
 	}
 	c->next = d->conns;
 	d->conns = c;
+	d->n_conns++;
 }
 
 static void signal_cb(void *arg, uint32_t events)
@@ -507,6 +579,7 @@ static int setup(struct daemon *d, const struct sim_start_opts *o)
 	    (err = xss_write(d->xss, "/local/domain/0/domid", "0")) < 0)
 		return err;
 	xss_domain_introduce(d->xss, 0);
+	d->spare_fd = sim_spare_open();
 	snprintf(path, sizeof(path), "%s/control.sock", d->dir);
 	d->ctl_fd = sim_listen_unix(path, SOCK_SEQPACKET, 64);
 	if (d->ctl_fd < 0)
@@ -529,6 +602,8 @@ static void teardown(struct daemon *d)
 		snprintf(path, sizeof(path), "%s/control.sock", d->dir);
 		unlink(path);
 	}
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
 	if (d->sig_src)
 		loop_del(d->loop, d->sig_src);
 	if (d->sig_fd > 0)
@@ -607,7 +682,7 @@ static int daemonize(const char *dir, int *ready_fd)
 
 int sim_daemon_start(const struct sim_start_opts *o)
 {
-	struct daemon d = { .dir = o->dir, .ctl_fd = -1, .sig_fd = -1 };
+	struct daemon d = { .dir = o->dir, .ctl_fd = -1, .sig_fd = -1, .spare_fd = -1 };
 	int ready_fd = -1, err;
 
 	if (mkdir(o->dir, 0755) < 0 && errno != EEXIST) {

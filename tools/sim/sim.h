@@ -48,8 +48,12 @@ int sim_daemon_start(const struct sim_start_opts *o);
  *   create <domid|0> <mem_kib> <maxmem_kib> -> ok <domid>
  *   destroy <domid>                    -> ok
  *   shutdown <domid> <reason>          -> ok
- *   list                               -> ok\n<domid> <flags> <tot_pages> <max_pages>\n...
- *   exec <domid> <pid>                 -> ok  (kill that process group on destroy)
+ *   list [after]                       -> ok\n<domid> <flags> <tot_pages> <max_pages>...
+ *                                         (at most 128 domains with ids above
+ *                                         `after`; ask again from the last id)
+ *   info <domid>                       -> ok <domid> <flags> <tot_pages> <max_pages>
+ *   exec <domid> <pid>                 -> ok  (pid must be the caller's own;
+ *                                         it is killed on destroy)
  *   stop                               -> ok  (destroys every domain, exits)
  * Errors: "err <errno> <message>".
  */

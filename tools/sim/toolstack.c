@@ -349,31 +349,40 @@ static int find_name(struct xs_handle *h, const char *name)
 	return found;
 }
 
-static void rm_backends(struct xs_handle *h, unsigned id);
+static int rm_backends(struct xs_handle *h, unsigned id, struct xvio_err *err);
 
-/* Destroy domain `id` in the hypervisor, then remove what libxl wrote. */
-static int remove_domain(struct xs_handle *h, const char *dir, int id)
+/*
+ * Destroy domain `id` in the hypervisor, then remove what libxl wrote.
+ * Every removal is attempted; the first failure is returned (with its
+ * message in err), so a half-removed domain is reported, not hidden.
+ */
+static int remove_domain(struct xs_handle *h, const char *dir, int id, struct xvio_err *err)
 {
 	char path[64], req[64], rep[256];
-	unsigned len;
-	char *vm;
-	int r;
+	char *vm = NULL;
+	int r, first;
 
-	snprintf(path, sizeof(path), "/local/domain/%d/vm", id);
-	vm = xs_read(h, XBT_NULL, path, &len);
+	snprintf(path, sizeof(path), "/local/domain/%d", id);
+	r = xvio_xs_read_strdup(h, XBT_NULL, path, "vm", 128, &vm, err);
+	if (r < 0 && r != -ENOENT)
+		return r;
 	snprintf(req, sizeof(req), "destroy %d", id);
 	r = sim_ctl(dir, req, rep, sizeof(rep));
-	if (r == 0) {
-		rm_backends(h, (unsigned)id);
-		snprintf(path, sizeof(path), "/local/domain/%d", id);
-		xs_rm(h, XBT_NULL, path);
-		if (vm && strncmp(vm, "/vm/", 4) == 0)
-			xs_rm(h, XBT_NULL, vm);
-		snprintf(path, sizeof(path), "/libxl/%d", id);
-		xs_rm(h, XBT_NULL, path);
+	if (r < 0) {
+		free(vm);
+		return xvio_err_set(err, -r, "cannot destroy domain %d: %s", id, rep);
 	}
+	first = rm_backends(h, (unsigned)id, err);
+	r = xvio_xs_rm(h, XBT_NULL, path, NULL, first < 0 ? NULL : err);
+	first = first < 0 ? first : r;
+	if (vm && strncmp(vm, "/vm/", 4) == 0) {
+		r = xvio_xs_rm(h, XBT_NULL, vm, NULL, first < 0 ? NULL : err);
+		first = first < 0 ? first : r;
+	}
+	snprintf(path, sizeof(path), "/libxl/%d", id);
+	r = xvio_xs_rm(h, XBT_NULL, path, NULL, first < 0 ? NULL : err);
 	free(vm);
-	return r;
+	return first < 0 ? first : r;
 }
 
 static void print_dry_run(const struct domcfg *dc)
@@ -420,7 +429,7 @@ int sim_create(const struct sim_create_opts *o, char *err, size_t errlen)
 	if (r == 0 && !xs_introduce_domain(h, (unsigned)id, 0, 1))
 		r = -errno;
 	if (r < 0) {
-		remove_domain(h, o->dir, id);
+		remove_domain(h, o->dir, id, NULL);
 		xs_close(h);
 		return errf(err, errlen, r, "writing the domain's xenstore nodes: %s", strerror(-r));
 	}
@@ -441,17 +450,13 @@ static bool is_number(const char *s)
 	return true;
 }
 
-/* domids the hypervisor knows, from the control socket's list. */
+/* Does the hypervisor know domain `id`? */
 static bool dom_known(const char *dir, int id)
 {
-	char rep[SIM_CTL_MAX];
+	char req[32];
 
-	if (sim_ctl(dir, "list", rep, sizeof(rep)) < 0)
-		return false;
-	for (char *l = strtok(rep, "\n"); l; l = strtok(NULL, "\n"))
-		if (atoi(l) == id)
-			return true;
-	return false;
+	snprintf(req, sizeof(req), "info %d", id);
+	return sim_ctl(dir, req, NULL, 0) == 0;
 }
 
 int sim_resolve(const char *dir, const char *dom, char *err, size_t errlen)
@@ -476,18 +481,8 @@ int sim_resolve(const char *dir, const char *dom, char *err, size_t errlen)
 	return id;
 }
 
-int sim_list(const char *dir, char *err, size_t errlen)
+static void list_lines(struct xs_handle *h, char *rep, int *last)
 {
-	char rep[SIM_CTL_MAX];
-	struct xs_handle *h;
-	int r = sim_ctl(dir, "list", rep, sizeof(rep));
-
-	if (r < 0)
-		return errf(err, errlen, r, "%s", rep);
-	h = xs_dom0(dir, err, errlen);
-	if (!h)
-		return -ENOENT;
-	printf("%-32s %5s %9s %5s\n", "Name", "ID", "Mem(MiB)", "State");
 	for (char *l = strtok(rep, "\n"); l; l = strtok(NULL, "\n")) {
 		unsigned id;
 		char flags[8], path[64];
@@ -501,18 +496,49 @@ int sim_list(const char *dir, char *err, size_t errlen)
 		name = xs_read(h, XBT_NULL, path, &len);
 		printf("%-32s %5u %9llu %5s\n", name ? name : "(null)", id, tot * 4 / 1024, flags);
 		free(name);
+		*last = (int)id;
 	}
+}
+
+int sim_list(const char *dir, char *err, size_t errlen)
+{
+	char rep[SIM_CTL_MAX], req[32];
+	struct xs_handle *h = xs_dom0(dir, err, errlen);
+	int last = -1, prev;
+
+	if (!h)
+		return -ENOENT;
+	printf("%-32s %5s %9s %5s\n", "Name", "ID", "Mem(MiB)", "State");
+	/* The daemon answers a page of domains at a time. */
+	do {
+		int r;
+
+		prev = last;
+		if (last < 0)
+			snprintf(req, sizeof(req), "list");
+		else
+			snprintf(req, sizeof(req), "list %d", last);
+		r = sim_ctl(dir, req, rep, sizeof(rep));
+		if (r < 0) {
+			xs_close(h);
+			return errf(err, errlen, r, "%s", rep);
+		}
+		list_lines(h, rep, &last);
+	} while (last != prev);
 	xs_close(h);
 	return 0;
 }
 
 /* libxl removes a dead domain's backends; do the same for every kind. */
-static void rm_backends(struct xs_handle *h, unsigned id)
+static int rm_backends(struct xs_handle *h, unsigned id, struct xvio_err *err)
 {
 	unsigned nb = 0;
 	char **bes = xs_directory(h, XBT_NULL, "/local/domain", &nb);
+	int first = 0;
 
-	for (unsigned i = 0; bes && i < nb; i++) {
+	if (!bes)
+		return xvio_err_set(err, errno, "/local/domain: cannot list domains");
+	for (unsigned i = 0; i < nb; i++) {
 		char path[256];
 		unsigned nk = 0;
 		char **kinds;
@@ -520,17 +546,22 @@ static void rm_backends(struct xs_handle *h, unsigned id)
 		snprintf(path, sizeof(path), "/local/domain/%.20s/backend", bes[i]);
 		kinds = xs_directory(h, XBT_NULL, path, &nk);
 		for (unsigned k = 0; kinds && k < nk; k++) {
+			int r;
+
 			snprintf(path, sizeof(path), "/local/domain/%.20s/backend/%.64s/%u", bes[i],
 			         kinds[k], id);
-			xs_rm(h, XBT_NULL, path);
+			r = xvio_xs_rm(h, XBT_NULL, path, NULL, first < 0 ? NULL : err);
+			first = first < 0 ? first : r;
 		}
 		free(kinds);
 	}
 	free(bes);
+	return first;
 }
 
 int sim_destroy(const char *dir, const char *dom, char *err, size_t errlen)
 {
+	struct xvio_err xe = { 0 };
 	struct xs_handle *h;
 	int id, r;
 
@@ -542,7 +573,7 @@ int sim_destroy(const char *dir, const char *dom, char *err, size_t errlen)
 	h = xs_dom0(dir, err, errlen);
 	if (!h)
 		return -ENOENT;
-	r = remove_domain(h, dir, id);
+	r = remove_domain(h, dir, id, &xe);
 	xs_close(h);
-	return r < 0 ? errf(err, errlen, r, "cannot destroy domain %d: %s", id, strerror(-r)) : 0;
+	return r < 0 ? errf(err, errlen, r, "destroying domain %d: %s", id, xe.msg) : 0;
 }
