@@ -207,6 +207,16 @@ static int run_sim(const struct simtest *st, const char *const *args, char *out,
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
+		/*
+		 * The toolstack runs in dom0's host environment, never as a
+		 * domain's process: a test that entered a guest (simtest_enter)
+		 * must not hand that identity to `xvio-sim destroy`, which kills
+		 * every process carrying the guest's XVIO_SIM_HYP.
+		 */
+		unsetenv("XVIO_SIM_HYP");
+		unsetenv("XENSTORED_PATH");
+		unsetenv("XVIO_DOMID");
+		unsetenv("XVIO_PLATFORM");
 		dup2(pfd[1], 1);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
