@@ -31,6 +31,12 @@ static bool put(struct xs_handle *h, const char *path, const char *val)
 }
 
 static unsigned owned_nodes(void);
+static unsigned usage(const char *what);
+
+static bool put_tx(struct xs_handle *h, xs_transaction_t t, const char *path)
+{
+	return xs_write(h, t, path, "x", 1);
+}
 
 static void make_home(void)
 {
@@ -42,9 +48,9 @@ static void make_home(void)
 
 static void start(const struct xss_quota *q)
 {
-	static const unsigned doms[] = { 5 };
+	static const unsigned doms[] = { 5, 6 };
 
-	xstest_start(&T, q, doms, 1);
+	xstest_start(&T, q, doms, 2);
 	D0 = xstest_open(&T, 0);
 	G = xstest_open(&T, 5);
 	make_home();
@@ -388,6 +394,96 @@ static void case_defaults(void)
 	stop();
 }
 
+static void case_nodes_parallel_transactions(void)
+{
+	/* Each transaction fits the quota alone, not together: the commit
+	 * that would take the domain over fails with ENOSPC, applying
+	 * nothing. */
+	xs_transaction_t t1, t2, t3;
+	char path[32], **dir;
+	unsigned n;
+
+	start(&(struct xss_quota){ .nodes = 100 });
+	CHECK(xs_mkdir(G, XBT_NULL, "a"));
+	CHECK(xs_mkdir(G, XBT_NULL, "b"));
+	CHECK_INT(owned_nodes(), ==, 3);
+	t1 = xs_transaction_start(G);
+	t2 = xs_transaction_start(G);
+	CHECK(t1 != XBT_NULL && t2 != XBT_NULL);
+	for (int i = 0; i < 60; i++) {
+		snprintf(path, sizeof(path), "a/%d", i);
+		CHECK(put_tx(G, t1, path));
+		snprintf(path, sizeof(path), "b/%d", i);
+		CHECK(put_tx(G, t2, path));
+	}
+	CHECK(xs_transaction_end(G, t1, false));
+	CHECK_INT(owned_nodes(), ==, 63);
+	CHECK_ERRNO(xs_transaction_end(G, t2, false), ENOSPC);
+	CHECK_INT(owned_nodes(), ==, 63);
+	dir = xs_directory(D0, XBT_NULL, "/local/domain/5/b", &n);
+	CHECK(dir != NULL);
+	CHECK_INT(n, ==, 0);
+	free(dir);
+	CHECK_ERRNO(xs_read(D0, XBT_NULL, "/local/domain/5/b/0", NULL) != NULL,
+	            ENOENT);
+	/* What still fits commits. */
+	t3 = xs_transaction_start(G);
+	CHECK(t3 != XBT_NULL);
+	for (int i = 0; i < 37; i++) {
+		snprintf(path, sizeof(path), "b/%d", i);
+		CHECK(put_tx(G, t3, path));
+	}
+	CHECK(xs_transaction_end(G, t3, false));
+	CHECK_INT(owned_nodes(), ==, 100);
+	stop();
+}
+
+static void case_transaction_events_merged(void)
+{
+	/* 10000 SET_PERMS of one node in one transaction queue one event
+	 * (CONTROL "quota 5": transaction-events), and the commit sends
+	 * each watcher exactly one.  The event carries the permissions the
+	 * node had before the transaction, so guest 6, which could read the
+	 * node then and cannot now, hears of it. */
+	struct xs_permissions readable[2] = {
+		{ .id = 5, .perms = XS_PERM_NONE }, { .id = 6, .perms = XS_PERM_READ },
+	};
+	struct xs_permissions closed = { .id = 5, .perms = XS_PERM_NONE };
+	const char *node = "/local/domain/5/node";
+	struct xs_handle *g6;
+	xs_transaction_t t;
+	char ev[256];
+
+	start(NULL);
+	g6 = xstest_open(&T, 6);
+	CHECK(put(G, "node", "v"));
+	CHECK(xs_set_permissions(G, XBT_NULL, "node", readable, 2));
+	CHECK(xs_watch(D0, node, "d0"));
+	CHECK(xstest_event(D0, 5000, NULL, 0, NULL, 0));
+	CHECK(xs_watch(g6, node, "g6"));
+	CHECK(xstest_event(g6, 5000, NULL, 0, NULL, 0));
+	t = xs_transaction_start(G);
+	CHECK(t != XBT_NULL);
+	CHECK(xs_write(G, t, "node", "w", 1)); /* an event without perms */
+	for (int i = 0; i < 10000; i++)
+		CHECK(xs_set_permissions(G, t, "node", &closed, 1));
+	CHECK_INT(usage("transaction-events"), ==, 1);
+	CHECK(xstest_no_event(D0, 50));
+	CHECK(xs_transaction_end(G, t, false));
+	CHECK(xstest_event(D0, 5000, ev, sizeof(ev), NULL, 0));
+	CHECK_STR(ev, node);
+	CHECK(xstest_event(g6, 5000, ev, sizeof(ev), NULL, 0));
+	CHECK_STR(ev, node);
+	CHECK(xstest_no_event(D0, 100));
+	CHECK(xstest_no_event(g6, 100));
+	/* Without the transaction's first permissions guest 6 would not
+	 * have heard: it cannot read the node any more. */
+	CHECK_ERRNO(xs_read(g6, XBT_NULL, node, NULL) != NULL, EACCES);
+	CHECK_INT(usage("transaction-events"), ==, 0);
+	xs_close(g6);
+	stop();
+}
+
 static const struct check_case cases[] = {
 	{ "nodes", case_nodes },
 	{ "nodes-in-transaction", case_nodes_in_transaction },
@@ -399,6 +495,8 @@ static const struct check_case cases[] = {
 	{ "outstanding", case_outstanding },
 	{ "transaction-nodes", case_transaction_nodes },
 	{ "defaults", case_defaults },
+	{ "nodes-parallel-transactions", case_nodes_parallel_transactions },
+	{ "transaction-events-merged", case_transaction_events_merged },
 };
 
 int main(int argc, char **argv)

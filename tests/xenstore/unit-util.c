@@ -2,12 +2,14 @@
 /*
  * Unit tests of the xenstore server's pure helpers: path syntax and
  * resolution, permission strings and rights, numbers, string splitting,
- * error names and the hash map.  One case per argv[1].
+ * error names, the hash map and its keyed hash, path prefixes and the log
+ * rate limiter.  One case per argv[1].
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "xs_internal.h"
@@ -199,6 +201,123 @@ static void case_map(void)
 	xs_map_fini(&m);
 }
 
+static void case_prefixes(void)
+{
+	static const char *const paths[] = {
+		"/", "/a", "/local/domain/5", "/a/bb/ccc/d",
+	};
+	static const unsigned counts[] = { 1, 2, 4, 5 };
+	struct xs_prefixes *px = malloc(sizeof(*px));
+	struct xs_map m;
+
+	CHECK(px != NULL);
+	for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++) {
+		const char *path = paths[k];
+		char *keys[8];
+
+		xs_prefixes(px, path);
+		CHECK_INT(px->n, ==, counts[k]);
+		CHECK_INT(px->end[0], ==, 1);
+		CHECK_INT(px->end[px->n - 1], ==, strlen(path));
+		/* Each prefix's hash is the one the map computes for it. */
+		xs_map_init(&m);
+		for (unsigned i = 0; i < px->n; i++) {
+			keys[i] = strndup(path, px->end[i]);
+			CHECK(keys[i] != NULL);
+			CHECK(i == 0 || keys[i][px->end[i] - 1] != '/');
+			CHECK_INT(xs_map_put(&m, keys[i], keys[i]), ==, 0);
+		}
+		for (unsigned i = 0; i < px->n; i++)
+			CHECK(xs_map_get_n(&m, path, px->end[i], px->hash[i]) == keys[i]);
+		/* A prefix of a key is not the key. */
+		if (px->n > 1)
+			CHECK(xs_map_get_n(&m, path, px->end[1] - 1,
+			                   px->hash[1]) == NULL);
+		for (unsigned i = 0; i < px->n; i++)
+			free(keys[i]);
+		xs_map_fini(&m);
+	}
+	/* The deepest path there is: 1536 components. */
+	{
+		char *deep = malloc(XENSTORE_ABS_PATH_MAX + 1);
+
+		CHECK(deep != NULL);
+		for (int i = 0; i < XENSTORE_ABS_PATH_MAX / 2; i++)
+			memcpy(deep + 2 * i, "/x", 2);
+		deep[XENSTORE_ABS_PATH_MAX] = '\0';
+		CHECK(xs_path_valid(deep));
+		xs_prefixes(px, deep);
+		CHECK_INT(px->n, ==, XS_MAX_PREFIXES);
+		CHECK_INT(px->end[px->n - 1], ==, XENSTORE_ABS_PATH_MAX);
+		free(deep);
+	}
+	free(px);
+}
+
+/* Not a test: prints a key's hash, for hash-seed. */
+static void case_hash_print(void)
+{
+	printf("%08x\n", xs_hash_end(xs_hash_more(xs_hash_start(), "/local", 6)));
+}
+
+static unsigned hash_in_new_process(void)
+{
+	char self[4096], cmd[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *f;
+	unsigned h;
+
+	CHECK(n > 0);
+	self[n] = '\0';
+	snprintf(cmd, sizeof(cmd), "'%s' hash-print", self);
+	f = popen(cmd, "r");
+	CHECK(f != NULL);
+	CHECK(fscanf(f, "%x", &h) == 1);
+	CHECK_INT(pclose(f), ==, 0);
+	return h;
+}
+
+static void case_hash_seed(void)
+{
+	/* Keyed per process: the same path hashes differently in another
+	 * run (two equal 32-bit values by chance: 1 in 2^32, twice). */
+	unsigned a = hash_in_new_process(), b = hash_in_new_process(),
+	         c = hash_in_new_process();
+
+	CHECK(a != b || b != c);
+	/* And stays the same within a process. */
+	CHECK_INT(xs_hash_end(xs_hash_more(xs_hash_start(), "/local", 6)), ==,
+	          xs_hash_end(xs_hash_more(xs_hash_more(xs_hash_start(), "/lo", 3),
+	                                   "cal", 3)));
+}
+
+static void case_ratelog(void)
+{
+	struct xs_ratelog rl = { 0 };
+	unsigned long held = 99;
+
+	CHECK(xs_ratelog_allow(&rl, &held));
+	CHECK_INT(held, ==, 0);
+	for (int i = 0; i < 1000; i++)
+		CHECK(!xs_ratelog_allow(&rl, &held));
+	CHECK_INT(xs_ratelog_take(&rl), ==, 1000);
+	CHECK_INT(xs_ratelog_take(&rl), ==, 0);
+	/* After the interval, a line again, with the count. */
+	CHECK(!xs_ratelog_allow(&rl, &held));
+	CHECK(!xs_ratelog_due(&rl, &held));
+	rl.last_ms -= XSS_LOG_INTERVAL_MS;
+	CHECK(xs_ratelog_allow(&rl, &held));
+	CHECK_INT(held, ==, 1);
+	/* A summary is due once the interval is over and something is held. */
+	CHECK(!xs_ratelog_allow(&rl, &held));
+	CHECK(!xs_ratelog_due(&rl, &held));
+	rl.last_ms -= XSS_LOG_INTERVAL_MS;
+	CHECK(xs_ratelog_due(&rl, &held));
+	CHECK_INT(held, ==, 1);
+	rl.last_ms -= XSS_LOG_INTERVAL_MS;
+	CHECK(!xs_ratelog_due(&rl, &held)); /* nothing held */
+}
+
 static const struct check_case cases[] = {
 	{ "path-valid", case_path_valid },
 	{ "canon", case_canon },
@@ -209,6 +328,14 @@ static const struct check_case cases[] = {
 	{ "strings", case_strings },
 	{ "errnames", case_errnames },
 	{ "map", case_map },
+	{ "prefixes", case_prefixes },
+	{ "hash-seed", case_hash_seed },
+	{ "ratelog", case_ratelog },
+};
+
+/* Helpers for cases, not cases. */
+static const struct check_case helpers[] = {
+	{ "hash-print", case_hash_print },
 };
 
 int main(int argc, char **argv)
@@ -219,5 +346,8 @@ int main(int argc, char **argv)
 			cases[i].fn();
 		return 0;
 	}
+	if (strcmp(argv[1], helpers[0].name) == 0)
+		return check_run_case(argc, argv, helpers, CHECK_NCASES(helpers),
+		                      NULL, NULL);
 	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), NULL, NULL);
 }

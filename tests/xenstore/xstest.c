@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +21,7 @@
 
 #include "check.h"
 #include "loop.h"
+#include "xs_internal.h" /* the spare descriptor, for "eat-fds 1" */
 #include "xstest.h"
 
 /* ---- the server child -------------------------------------------------------- */
@@ -29,6 +32,8 @@ struct child {
 	const char *dir;
 	int ctl;
 	unsigned char exists[65536 / 8];
+	int *eaten;
+	unsigned neaten;
 };
 
 static bool exists_hook(void *arg, uint16_t domid)
@@ -50,6 +55,37 @@ static int child_listen(struct child *c, unsigned domid)
 	return xss_listen(c->s, (uint16_t)domid, path);
 }
 
+/* Take every free descriptor (the test lowers RLIMIT_NOFILE first). */
+static int eat_fds(struct child *c, bool spare_too)
+{
+	if (spare_too && c->s->spare_fd >= 0) {
+		close(c->s->spare_fd);
+		c->s->spare_fd = -1;
+	}
+	for (;;) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int *more;
+
+		if (fd < 0)
+			return errno == EMFILE ? (int)c->neaten : -errno;
+		more = realloc(c->eaten, (c->neaten + 1) * sizeof(*more));
+		if (!more) {
+			close(fd);
+			return -ENOMEM;
+		}
+		c->eaten = more;
+		c->eaten[c->neaten++] = fd;
+	}
+}
+
+static void free_fds(struct child *c)
+{
+	while (c->neaten)
+		close(c->eaten[--c->neaten]);
+	free(c->eaten);
+	c->eaten = NULL;
+}
+
 static int child_run(struct child *c, char *line)
 {
 	char *arg = strchr(line, ' ');
@@ -69,6 +105,12 @@ static int child_run(struct child *c, char *line)
 	id = (unsigned)strtoul(arg, NULL, 10);
 	if (strcmp(line, "create") == 0)
 		return child_listen(c, id);
+	if (strcmp(line, "eat-fds") == 0)
+		return eat_fds(c, id != 0);
+	if (strcmp(line, "free-fds") == 0) {
+		free_fds(c);
+		return 0;
+	}
 	if (strcmp(line, "introduce") == 0)
 		xss_domain_introduce(c->s, (uint16_t)id);
 	else if (strcmp(line, "shutdown") == 0)
@@ -99,14 +141,40 @@ static void child_ctl(void *arg, uint32_t events)
 		loop_stop(c->loop);
 }
 
-static void child_main(const char *dir, int ctl, const struct xss_quota *q,
+static void child_setup(const char *dir, const struct xstest_opts *o)
+{
+	if (o->capture_log) {
+		char path[PATH_MAX + 16];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/server.log", dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0 || dup2(fd, 2) < 0)
+			_exit(8);
+		close(fd);
+		setvbuf(stderr, NULL, _IONBF, 0);
+	}
+	if (o->nofile) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(9);
+		rl.rlim_cur = o->nofile;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(9);
+	}
+}
+
+static void child_main(const char *dir, int ctl, const struct xstest_opts *o,
                        const unsigned *domids, unsigned n)
 {
 	static struct child c; /* 8 KiB bitmap: not on the stack */
 	struct xss_hooks hooks = { .arg = &c, .domain_exists = exists_hook };
+	const struct xss_quota *q = o->quota;
 	struct loop_src *src;
 
 	signal(SIGPIPE, SIG_IGN);
+	child_setup(dir, o);
 	c.dir = dir;
 	c.ctl = ctl;
 	c.loop = loop_new();
@@ -131,6 +199,7 @@ static void child_main(const char *dir, int ctl, const struct xss_quota *q,
 	if (loop_run(c.loop) < 0)
 		_exit(7);
 	loop_del(c.loop, src);
+	free_fds(&c);
 	xss_free(c.s);
 	loop_free(c.loop);
 	close(ctl);
@@ -154,6 +223,14 @@ static int recv_result(struct xstest *t)
 void xstest_start(struct xstest *t, const struct xss_quota *quota,
                   const unsigned *domids, unsigned n)
 {
+	const struct xstest_opts o = { .quota = quota };
+
+	xstest_start_opts(t, &o, domids, n);
+}
+
+void xstest_start_opts(struct xstest *t, const struct xstest_opts *o,
+                       const unsigned *domids, unsigned n)
+{
 	int sv[2];
 
 	memset(t, 0, sizeof(*t));
@@ -165,7 +242,7 @@ void xstest_start(struct xstest *t, const struct xss_quota *quota,
 	CHECK(t->pid >= 0);
 	if (t->pid == 0) {
 		close(sv[0]);
-		child_main(t->dir, sv[1], quota, domids, n);
+		child_main(t->dir, sv[1], o, domids, n);
 	}
 	close(sv[1]);
 	t->ctl = sv[0];
@@ -191,6 +268,54 @@ void xstest_stop(struct xstest *t)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		CHECK_FAIL("xenstore server exited badly (status 0x%x)", status);
 	nftw(t->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *xstest_log(const struct xstest *t)
+{
+	char path[PATH_MAX + 16], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/server.log", t->dir);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	CHECK(getdelim(&buf, &len, '\0', f) >= 0 || feof(f));
+	fclose(f);
+	if (!buf)
+		buf = strdup("");
+	CHECK(buf != NULL);
+	return buf;
+}
+
+unsigned xstest_log_count(const struct xstest *t, const char *needle)
+{
+	char *log = xstest_log(t), *save = NULL;
+	unsigned n = 0;
+
+	for (char *line = strtok_r(log, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		n += strstr(line, needle) != NULL;
+	free(log);
+	return n;
+}
+
+unsigned long long xstest_control_num(struct xs_handle *h, const char *cmd,
+                                      const char *arg, const char *what)
+{
+	char *r = xs_control_command(h, cmd, (char *)arg,
+	                             arg ? (unsigned)strlen(arg) + 1 : 0);
+	unsigned long long v;
+	size_t wl = strlen(what);
+	const char *line;
+
+	CHECK(r != NULL);
+	for (line = r; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+		if (strncmp(line, what, wl) == 0 && line[wl] == ' ')
+			break;
+	if (!line || sscanf(line + wl + 1, "%llu", &v) != 1)
+		CHECK_FAIL("no \"%s\" in CONTROL %s: %s", what, cmd, r);
+	free(r);
+	return v;
 }
 
 void xstest_check_alive(struct xstest *t)

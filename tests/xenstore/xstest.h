@@ -35,6 +35,26 @@ struct xstest {
 void xstest_start(struct xstest *t, const struct xss_quota *quota,
                   const unsigned *domids, unsigned n);
 
+/* More ways to start the server. */
+struct xstest_opts {
+	const struct xss_quota *quota; /* NULL: the defaults */
+	unsigned nofile;  /* the server's RLIMIT_NOFILE (soft); 0: inherited */
+	bool capture_log; /* the server's stderr goes to a file (xstest_log) */
+};
+
+void xstest_start_opts(struct xstest *t, const struct xstest_opts *o,
+                       const unsigned *domids, unsigned n);
+
+/* With capture_log: the server's log so far (malloc'ed, NUL-terminated),
+ * and the number of its lines containing `needle`. */
+char *xstest_log(const struct xstest *t);
+unsigned xstest_log_count(const struct xstest *t, const char *needle);
+
+/* A number from CONTROL output ("key value" lines): `what` of
+ * xs_control_command(h, cmd, arg). */
+unsigned long long xstest_control_num(struct xs_handle *h, const char *cmd,
+                                      const char *arg, const char *what);
+
 /* Stop the server; it must exit with status 0 (no crash, no leak). */
 void xstest_stop(struct xstest *t);
 
@@ -44,7 +64,10 @@ void xstest_check_alive(struct xstest *t);
 /*
  * Run a lifecycle command in the server and return its result (0 or
  * -errno):  "create N" (exists + listen), "introduce N", "shutdown N",
- * "destroy N" (xss_domain_destroyed), "write PATH VALUE" (xss_write).
+ * "destroy N" (xss_domain_destroyed), "write PATH VALUE" (xss_write);
+ * and to starve the server of descriptors: "eat-fds 0" (open /dev/null
+ * until EMFILE; returns how many), "eat-fds 1" (the same after closing
+ * the server's spare descriptor), "free-fds 0" (close them again).
  */
 int xstest_cmd(struct xstest *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -26,7 +26,8 @@ struct xss_hooks {
 	bool (*domain_exists)(void *arg, uint16_t domid);
 };
 
-/* Per-domain quotas; 0 disables a check.  Domain 0 is never limited. */
+/* Per-domain quotas; 0 disables a check.  Domain 0 is never limited.
+ * Defaults in parentheses (used when xss_new gets NULL). */
 struct xss_quota {
 	unsigned nodes;        /* nodes owned by the domain (1000) */
 	unsigned node_size;    /* bytes of one node as C xenstored counts them:
@@ -35,6 +36,8 @@ struct xss_quota {
 	unsigned transactions; /* open transactions per connection (10) */
 	unsigned outstanding;  /* requests queued per connection (20) */
 	unsigned perms;        /* permission entries per node (5) */
+	unsigned connections;  /* open connections per domain; more are
+	                        * accepted and closed at once (64) */
 };
 
 /* The store starts with "/", "/local", "/local/domain" and "/tool". */

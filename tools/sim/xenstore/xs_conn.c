@@ -16,18 +16,29 @@
  * stops reading that socket until the client drains it; the client is not
  * failed.  Guests' sockets get the smallest send buffer, so a guest that
  * stops reading has a few KiB of replies in the kernel and then hits the
- * quota (C xenstored: the 1 KiB ring, then the quota).  Watch events are queued up to XSS_EVENT_QUEUE_MAX; beyond that
- * they are dropped and counted (and identical pending events are merged,
- * as C xenstored does).  So a client that never reads costs bounded memory
- * and never blocks the server: sockets are non-blocking and written only
- * when epoll says so.
+ * quota (C xenstored: the 1 KiB ring, then the quota).  Watch events are
+ * queued up to XSS_EVENT_QUEUE_MAX; beyond that they are dropped and
+ * counted (and identical pending events are merged, as C xenstored does).
+ * So a client that never reads costs bounded memory and never blocks the
+ * server: sockets are non-blocking and written only when epoll says so.
+ *
+ * Admission: a connection is accepted and closed at once if it would take
+ * its domain past the "connections" quota (domain 0 is exempt), the guests
+ * together past the global limit less XSS_DOM0_CONNS, or everyone past
+ * the global limit (xs_conn_limit).  Out of descriptors, a listener
+ * accepts and drops pending connections with a spare descriptor kept for
+ * that; if even that fails, the listeners stop polling for
+ * XSS_ACCEPT_PAUSE_MS rather than spin.  Log lines a client can cause
+ * again and again are rate-limited (xs_dom_log).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -223,8 +234,8 @@ void xs_conn_event(struct xs_conn *c, const char *path, const char *token)
 		c->dropped++;
 		c->s->events_dropped++;
 		if (!c->drop_logged)
-			xs_log("domain %u: watch events not read, dropping",
-			       (unsigned)c->domid);
+			xs_dom_log(c->s, c->domid, XS_LOG_DROPPED,
+			           "watch events not read, dropping");
 		c->drop_logged = true;
 		return;
 	}
@@ -261,9 +272,14 @@ static void free_conn(struct xs_conn *c)
 void xs_conn_close(struct xs_conn *c, const char *why)
 {
 	struct xss *s = c->s;
+	struct xs_dom *d = xs_dom_find(s, c->domid);
 
 	if (why)
-		xs_log("domain %u: closing connection: %s", (unsigned)c->domid, why);
+		xs_dom_log(s, c->domid, XS_LOG_CLOSED, "closing connection: %s", why);
+	if (d && d->conns)
+		d->conns--;
+	if (c->domid == 0)
+		s->nconns_dom0--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -362,7 +378,7 @@ static void on_conn(void *arg, uint32_t events)
 	update_mask(c);
 }
 
-static void new_conn(struct xs_listener *l, int fd)
+static void new_conn(struct xs_listener *l, struct xs_dom *d, int fd)
 {
 	struct xss *s = l->s;
 	struct xs_conn *c = calloc(1, sizeof(*c));
@@ -395,48 +411,198 @@ static void new_conn(struct xs_listener *l, int fd)
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
+	d->conns++;
+	if (c->domid == 0)
+		s->nconns_dom0++;
 }
 
-/* Out of descriptors: accept and drop one pending connection using the
- * spare descriptor, so the listening socket does not spin. */
-static void shed(struct xs_listener *l)
+unsigned xs_conn_limit(const struct xss *s)
+{
+	struct rlimit rl;
+	unsigned limit = XSS_MAX_CONNS;
+
+	/* Read each time: the daemon may raise it after xss_new(). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 2 < limit)
+		limit = (unsigned)(rl.rlim_cur / 2);
+	(void)s;
+	return limit;
+}
+
+/* Why a new connection of domain d may not stay, or NULL. */
+static const char *refusal(struct xss *s, const struct xs_dom *d,
+                           unsigned limit)
+{
+	unsigned guests = s->nconns - s->nconns_dom0;
+
+	if (s->nconns >= limit)
+		return "connection limit reached";
+	if (d->domid == 0)
+		return NULL;
+	if (guests + XSS_DOM0_CONNS >= limit)
+		return "connections left are kept for domain 0";
+	if (s->quota.connections && d->conns >= s->quota.connections)
+		return "connection quota reached";
+	return NULL;
+}
+
+static void admit(struct xs_listener *l, int fd, unsigned limit)
 {
 	struct xss *s = l->s;
-	int fd;
+	struct xs_dom *d = xs_dom_get(s, l->domid);
+	const char *why = d ? refusal(s, d, limit) : "out of memory";
+
+	if (why) {
+		close(fd);
+		if (d)
+			d->refused++;
+		xs_dom_log(s, l->domid, XS_LOG_REFUSED, "refused a connection: %s",
+		           why);
+		return;
+	}
+	new_conn(l, d, fd);
+}
+
+static void fd_note(struct xss *s, const char *what)
+{
+	unsigned long held;
+
+	if (!xs_ratelog_allow(&s->fd_log, &held))
+		return;
+	if (held)
+		xs_log("%s (%lu more not logged)", what, held);
+	else
+		xs_log("%s", what);
+}
+
+/* Accepting works again: say how many were refused since the last line
+ * (at most once per interval, like the lines themselves). */
+static void fd_recovered(struct xss *s)
+{
+	unsigned long held;
+
+	if (s->fd_log.held && xs_ratelog_due(&s->fd_log, &held))
+		xs_log("accepting connections again (%lu refusals not logged)",
+		       held);
+}
+
+/* Out of descriptors: accept one pending connection on the spare
+ * descriptor and drop it, so the listener does not stay readable.
+ * 1: dropped one (or it went away by itself); 0: nothing was pending;
+ * -1: cannot (pause instead). */
+static int shed(struct xs_listener *l)
+{
+	struct xss *s = l->s;
+	int fd, err;
 
 	if (s->spare_fd < 0)
-		return;
+		return -1;
 	close(s->spare_fd);
 	fd = accept(l->fd, NULL, NULL);
+	err = errno;
 	if (fd >= 0)
 		close(fd);
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	xs_log("out of file descriptors, refused a connection");
+	if (fd < 0) {
+		if (err == EAGAIN || err == EWOULDBLOCK)
+			return 0;
+		return err == EINTR || err == ECONNABORTED ? 1 : -1;
+	}
+	s->shed++;
+	fd_note(s, "out of file descriptors, refusing connections");
+	return 1;
+}
+
+static void set_listening(struct xss *s, bool on)
+{
+	for (struct xs_listener *l = s->listeners; l; l = l->next)
+		loop_mod(s->loop, l->src, on ? EPOLLIN : 0);
+}
+
+/* Stop accepting for a moment: level-triggered epoll would otherwise
+ * call us again at once for a connection we cannot take. */
+static void pause_accepting(struct xss *s, int err)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_nsec = XSS_ACCEPT_PAUSE_MS * 1000000L },
+	};
+
+	if (s->paused)
+		return;
+	s->accept_pauses++;
+	if (timerfd_settime(s->pause_fd, 0, &its, NULL) < 0)
+		return; /* cannot happen with a valid timerfd */
+	set_listening(s, false);
+	s->paused = true;
+	fd_note(s, err == EMFILE || err == ENFILE ?
+	        "out of file descriptors, pausing accepts" :
+	        "cannot accept connections, pausing accepts");
+}
+
+static void on_pause_end(void *arg, uint32_t events)
+{
+	struct xss *s = arg;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(s->pause_fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	if (s->spare_fd < 0)
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->paused = false;
+	set_listening(s, true);
 }
 
 static void on_accept(void *arg, uint32_t events)
 {
 	struct xs_listener *l = arg;
+	unsigned limit = xs_conn_limit(l->s);
 
 	(void)events;
 	for (unsigned i = 0; i < 64; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			int err = errno;
+			int err = errno, r = -1;
 
 			if (err == EINTR || err == ECONNABORTED)
 				continue;
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				return;
+			l->s->accept_failures++;
 			if (err == EMFILE || err == ENFILE)
-				shed(l);
-			return;
-		}
-		if (l->s->nconns >= XSS_MAX_CONNS) {
-			close(fd);
+				r = shed(l);
+			if (r == 0)
+				return;
+			if (r < 0) {
+				pause_accepting(l->s, err);
+				return;
+			}
 			continue;
 		}
-		new_conn(l, fd);
+		fd_recovered(l->s);
+		admit(l, fd, limit);
 	}
+}
+
+int xs_conn_init(struct xss *s)
+{
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->pause_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->spare_fd < 0 || s->pause_fd < 0)
+		return -errno;
+	s->pause_src = loop_add(s->loop, s->pause_fd, EPOLLIN, on_pause_end, s);
+	return s->pause_src ? 0 : -errno;
+}
+
+void xs_conn_fini(struct xss *s)
+{
+	if (s->pause_src)
+		loop_del(s->loop, s->pause_src);
+	if (s->pause_fd >= 0)
+		close(s->pause_fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
 }
 
 /* ---- listeners -------------------------------------------------------------- */
@@ -457,7 +623,8 @@ int xs_listen_add(struct xss *s, uint16_t domid, const char *path)
 		return r;
 	}
 	l->path = strdup(path);
-	l->src = l->path ? loop_add(s->loop, l->fd, EPOLLIN, on_accept, l) : NULL;
+	l->src = l->path ? loop_add(s->loop, l->fd, s->paused ? 0 : EPOLLIN,
+	                            on_accept, l) : NULL;
 	if (!l->src) {
 		r = l->path ? -errno : -ENOMEM;
 		close(l->fd);

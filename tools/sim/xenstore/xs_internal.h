@@ -11,7 +11,8 @@
  *   xs_watch.c  watches, event matching and permissions, special watches
  *   xs_conn.c   listening sockets, connections, framing, output queues,
  *               flow control
- *   xs_ops.c    one handler per request type
+ *   xs_ops.c    one handler per store request type, the dispatcher
+ *   xs_session.c  watch and transaction requests
  *   xs_server.c xss_* entry points, the domain table, domain lifecycle
  *
  * Model.  The store is a hash map from absolute path to node, as in C
@@ -48,8 +49,21 @@
 /* Replies queued unread on one connection whose quota does not apply
  * (domain 0, or quota 0): reading stops there, so memory stays bounded. */
 #define XSS_PRIV_OUTSTANDING 256u
-/* Connections over all domains; more are accepted and closed at once. */
+/* Connections over all domains; more are accepted and closed at once.  The
+ * limit is lowered to half the descriptor limit (RLIMIT_NOFILE) if that is
+ * smaller, so running out of descriptors is not what stops a flood. */
 #define XSS_MAX_CONNS 4096u
+/* Of those, kept for domain 0 alone: guests together get the rest, so the
+ * toolstack can always connect. */
+#define XSS_DOM0_CONNS 64u
+/* Watch events queued by one transaction of an unprivileged domain
+ * (ENOSPC beyond).  Events are merged per (kind, path), and a transaction
+ * touches at most XSS_TXN_NODES paths, so this is a backstop. */
+#define XSS_TXN_EVENTS (2u * XSS_TXN_NODES)
+/* Out of descriptors with no spare to shed with: listeners pause this long. */
+#define XSS_ACCEPT_PAUSE_MS 100
+/* Per domain and kind, at most one log line per interval (counts kept). */
+#define XSS_LOG_INTERVAL_MS 10000u
 /* Requests handled per readiness callback, for fairness between clients. */
 #define XSS_BATCH 32u
 /* C xenstored's node record header (generation, 3 lengths), counted in the
@@ -115,6 +129,43 @@ const char *xs_errname(int err);
  * pointers to them; bytes after the last NUL are not a string. */
 unsigned xs_strings(const char *buf, size_t len, const char **vec, unsigned max);
 
+/*
+ * Keyed hash of path bytes: a random basis per process (so colliding keys
+ * cannot be prepared offline), fed incrementally.  start -> more* -> end.
+ */
+uint64_t xs_hash_start(void);
+uint64_t xs_hash_more(uint64_t st, const char *s, size_t n);
+uint32_t xs_hash_end(uint64_t st);
+/* Key bytes hashed or compared by the maps since start: a cost counter
+ * (CONTROL stats), so tests can check that work stays linear. */
+unsigned long long xs_key_bytes(void);
+
+/* Every prefix of a valid absolute path ("/", "/a", "/a/b", ...) with its
+ * hash, computed in one pass: finding the deepest existing ancestor costs
+ * one hash of the path plus one bucket probe per level.  Prefix i is
+ * path[0..end[i]); the last is the path itself. */
+#define XS_MAX_PREFIXES (XENSTORE_ABS_PATH_MAX / 2 + 1)
+struct xs_prefixes {
+	unsigned n;
+	uint16_t end[XS_MAX_PREFIXES];
+	uint32_t hash[XS_MAX_PREFIXES];
+};
+void xs_prefixes(struct xs_prefixes *px, const char *path);
+
+/* At most one log line per XSS_LOG_INTERVAL_MS; the rest are counted. */
+struct xs_ratelog {
+	unsigned long long last_ms;
+	unsigned long held; /* not logged since the last line */
+	bool used;
+};
+/* true: log now, *held = occurrences not logged since the last line. */
+bool xs_ratelog_allow(struct xs_ratelog *rl, unsigned long *held);
+/* Take the count not logged yet (for a final summary). */
+unsigned long xs_ratelog_take(struct xs_ratelog *rl);
+/* Occurrences are held and a line would be allowed now: take the count
+ * (for a summary once the trouble is over).  false: nothing to say. */
+bool xs_ratelog_due(struct xs_ratelog *rl, unsigned long *held);
+
 /* A string-keyed hash map; keys are owned by the caller (usually the value
  * holds them) and must stay valid while in the map. */
 struct xs_mapent {
@@ -133,6 +184,9 @@ void xs_map_init(struct xs_map *m);
 /* Frees the map's own memory, not keys or values. */
 void xs_map_fini(struct xs_map *m);
 void *xs_map_get(const struct xs_map *m, const char *key);
+/* Look up key[0..len) whose hash (as xs_prefixes computes it) is known. */
+void *xs_map_get_n(const struct xs_map *m, const char *key, size_t len,
+                   uint32_t hash);
 /* Insert or replace; returns 0 or -ENOMEM. */
 int xs_map_put(struct xs_map *m, const char *key, void *val);
 /* Remove; returns the value or NULL. */
@@ -174,8 +228,11 @@ struct xs_tx;
 int xs_store_init(struct xss *s);
 void xs_store_fini(struct xss *s);
 struct xs_node *xs_store_get(struct xss *s, const char *path);
-/* Nearest existing node at or above `path` (the root always exists). */
-struct xs_node *xs_store_nearest(struct xss *s, const char *path);
+/* Nearest existing node at or above `path` (the root always exists), and
+ * in *parent (if not NULL) the node above that one (NULL for the root).
+ * Linear in the length of the path. */
+struct xs_node *xs_store_nearest(struct xss *s, const char *path,
+                                 struct xs_node **parent);
 /* Install `n` (replacing and freeing any node at its path), giving it a new
  * generation and keeping ownership counts.  0 or -ENOMEM (n then freed). */
 int xs_store_put(struct xss *s, struct xs_node *n);
@@ -186,6 +243,14 @@ int xs_store_check(struct xss *s);
 
 /* ---- domains (xs_server.c) ---------------------------------------------- */
 
+/* Log lines a domain can cause over and over: rate-limited per domain. */
+enum xs_logkind {
+	XS_LOG_CLOSED,  /* a connection closed for what its client did */
+	XS_LOG_REFUSED, /* a connection refused (connection limits) */
+	XS_LOG_DROPPED, /* watch events dropped on an unread connection */
+	XS_LOG_KINDS
+};
+
 struct xs_dom {
 	struct xs_dom *next;
 	uint16_t domid;
@@ -194,6 +259,9 @@ struct xs_dom {
 	int target;     /* SET_TARGET: acts with this domain's rights, or -1 */
 	unsigned nodes; /* committed nodes owned */
 	unsigned watches;
+	unsigned conns; /* open connections acting as the domain */
+	unsigned long refused; /* connections refused by the limits */
+	struct xs_ratelog log[XS_LOG_KINDS];
 };
 
 struct xs_dom *xs_dom_find(struct xss *s, uint16_t domid);
@@ -201,6 +269,12 @@ struct xs_dom *xs_dom_find(struct xss *s, uint16_t domid);
 struct xs_dom *xs_dom_get(struct xss *s, uint16_t domid);
 void xs_dom_nodes_add(struct xss *s, uint16_t domid, int delta);
 bool xs_dom_exists(struct xss *s, uint16_t domid);
+/* "domain N: <message>", at most once per XSS_LOG_INTERVAL_MS per domain
+ * and kind; the next line says how many were left out. */
+void xs_dom_log(struct xss *s, uint16_t domid, enum xs_logkind kind,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Log what xs_dom_log left out for the domain (it is going away). */
+void xs_dom_log_flush(struct xs_dom *d);
 
 /* ---- the server ---------------------------------------------------------- */
 
@@ -216,7 +290,14 @@ struct xss {
 	struct xs_listener *listeners;
 	struct xs_conn *conns; /* doubly linked */
 	unsigned nconns;
+	unsigned nconns_dom0;
 	int spare_fd;          /* closed to accept-and-drop on EMFILE */
+	int pause_fd;          /* timerfd: listeners resume after a pause */
+	struct loop_src *pause_src;
+	bool paused;
+	struct xs_ratelog fd_log; /* "out of file descriptors" */
+	unsigned long shed;       /* connections dropped for lack of fds */
+	unsigned long accept_failures, accept_pauses;
 	struct xs_perm *intro_perms, *release_perms;
 	uint32_t n_intro_perms, n_release_perms;
 	unsigned long events_dropped;
@@ -244,7 +325,7 @@ enum xs_ev_kind {
 
 struct xs_event {
 	struct xs_event *next;
-	enum xs_ev_kind kind;
+	enum xs_ev_kind kind; /* at most one event per kind and path */
 	char *path;
 	struct xs_perm *oldperms; /* SET_PERMS: who could read it before */
 	uint32_t noldperms;
@@ -261,17 +342,29 @@ struct xs_tx {
 		int delta;
 	} *deltas;
 	unsigned ndeltas;
-	struct xs_event *events, *events_tail;
+	struct xs_event *events, *events_tail; /* in order of first queuing */
+	struct xs_map evmap[2]; /* per kind: path -> event */
+	unsigned nevents;
 };
 
 struct xs_tx *xs_tx_new(bool limited);
 void xs_tx_free(struct xs_tx *tx);
-/* Commit: 0, or -EAGAIN on conflict (nothing applied), -ENOMEM.  Fires the
- * queued watches.  Frees tx in every case. */
+/* Commit: 0, or -EAGAIN on conflict, -ENOSPC if a limited transaction
+ * would take a domain over its node quota (nothing applied in both
+ * cases), -ENOMEM.  Fires the queued watches.  Frees tx in every case. */
 int xs_tx_commit(struct xss *s, struct xs_tx *tx);
 
 /* Read a node without recording the access (permission decisions). */
 const struct xs_node *xs_view_peek(struct xs_view *v, const char *path);
+/* Deepest node the view sees at prefix index <= `from` of px (prefixes of
+ * `path`), without recording; *at gets its index.  The root always
+ * exists.  One bucket probe per level, no allocation. */
+const struct xs_node *xs_view_nearest(struct xs_view *v, const char *path,
+                                      const struct xs_prefixes *px,
+                                      unsigned from, unsigned *at);
+/* Has the transaction recorded path[0..len)?  (hash as in xs_prefixes) */
+bool xs_view_touched_n(struct xs_view *v, const char *path, size_t len,
+                       uint32_t hash);
 /* Read and record: 0 with *out set, -ENOENT (recorded as absent), -ENOSPC
  * (transaction node limit), -ENOMEM. */
 int xs_view_get(struct xs_view *v, const char *path, const struct xs_node **out);
@@ -289,7 +382,9 @@ int xs_view_account(struct xs_view *v, uint16_t domid, int delta);
 bool xs_view_touched(struct xs_view *v, const char *path);
 /* How many more nodes the transaction may touch (UINT32_MAX: unlimited). */
 unsigned xs_view_room(struct xs_view *v);
-/* Queue a watch event for commit; oldperms may be NULL. */
+/* Queue a watch event for commit; oldperms may be NULL.  Repeats of a
+ * (kind, path) are merged, keeping the first oldperms given; ENOSPC past
+ * XSS_TXN_EVENTS in a limited transaction. */
 int xs_view_event(struct xs_view *v, enum xs_ev_kind kind, const char *path,
                   const struct xs_perm *oldperms, uint32_t noldperms);
 
@@ -352,6 +447,12 @@ struct xs_conn {
 	uint32_t next_txid;
 };
 
+/* The spare descriptor and the accept-pause timer (xss_new/xss_free). */
+int xs_conn_init(struct xss *s);
+void xs_conn_fini(struct xss *s);
+/* Connections over all domains: XSS_MAX_CONNS, or half the descriptor
+ * limit if smaller. */
+unsigned xs_conn_limit(const struct xss *s);
 int xs_listen_add(struct xss *s, uint16_t domid, const char *path);
 /* Close (and unlink) every listener of `domid`. */
 void xs_listen_close_dom(struct xss *s, uint16_t domid);
@@ -399,6 +500,14 @@ int xs_op_is_introduced(struct xs_req *r);
 int xs_op_get_domain_path(struct xs_req *r);
 int xs_op_set_target(struct xs_req *r);
 int xs_op_control(struct xs_req *r);
+/* Watches and transactions of the connection (xs_session.c). */
+int xs_op_watch(struct xs_req *r);
+int xs_op_unwatch(struct xs_req *r);
+int xs_op_reset_watches(struct xs_req *r);
+int xs_op_tx_start(struct xs_req *r);
+int xs_op_tx_end(struct xs_req *r);
+/* The connection's open transaction `id`, or NULL. */
+struct xs_tx *xs_tx_find(struct xs_conn *c, uint32_t id);
 
 /* Handle one complete request; the payload is c->in_buf[0..hdr->len) with
  * a NUL after it.  Always answers (reply or error). */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Request handlers for the store, watches and transactions, and the
- * dispatcher.  Semantics and error codes follow C xenstored 4.17:
+ * Request handlers for the store, and the dispatcher (watch and
+ * transaction requests are in xs_session.c).  Semantics and error codes
+ * follow C xenstored 4.17:
  *
  *  - payload syntax errors (missing NUL, wrong number of strings, bad
  *    numbers or permission strings, invalid paths) answer EINVAL and keep
@@ -14,6 +15,9 @@
  *  - quotas (unprivileged domains only): too many nodes, a node too big,
  *    too many permissions, too many transactions or too many nodes touched
  *    by one transaction answer ENOSPC; too many watches E2BIG.
+ *
+ * Paths can be 1500 levels deep: nothing here walks a path level by level
+ * allocating or hashing each prefix; xs_prefixes hashes it once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -69,24 +73,17 @@ static unsigned perm_for(const struct xs_view *v, const struct xs_node *n)
 	return xs_perm_for(n->perms, n->nperms, v->domid, v->target);
 }
 
-/* Nearest node strictly above `path` in the view (root at worst). */
+/* Nearest node strictly above `path` in the view (root at worst);
+ * linear in the path's length however deep it is. */
 static const struct xs_node *nearest_above(struct xs_view *v, const char *path)
 {
-	char *p = xs_parent(path);
-	const struct xs_node *n = NULL;
+	struct xs_prefixes px; /* about 9 KiB */
+	unsigned at;
 
-	while (p) {
-		char *up;
-
-		n = xs_view_peek(v, p);
-		if (n || strcmp(p, "/") == 0)
-			break;
-		up = xs_parent(p);
-		free(p);
-		p = up;
-	}
-	free(p);
-	return n ? n : xs_view_peek(v, "/");
+	xs_prefixes(&px, path);
+	if (px.n < 2)
+		return xs_view_peek(v, "/");
+	return xs_view_nearest(v, path, &px, px.n - 2, &at);
 }
 
 /* Get a node needing `need` rights; see the header comment for errors. */
@@ -144,59 +141,72 @@ static bool too_big(const struct xs_req *r, size_t size)
 
 /* ---- creating nodes ------------------------------------------------------- */
 
-/* Missing ancestors of `path` (path included), top first, up to `anc`. */
-static int missing_paths(struct xs_view *v, const char *path, char ***out,
-                         unsigned *count, const struct xs_node **anc)
+/* What creating a path needs: its prefixes; the deepest one the view
+ * has (`anc`, at index `at`); the number of nodes to create (k, the
+ * prefixes below `at`) and how many of them the transaction has not
+ * recorded yet. */
+struct creation {
+	struct xs_prefixes px;
+	const struct xs_node *anc;
+	unsigned at, k, untouched;
+};
+
+static int plan_create(struct xs_view *v, const char *path, struct creation *cr)
 {
-	char **list = NULL;
-	unsigned n = 0;
-	char *p = strdup(path);
-	int r = 0;
+	const struct xs_node *anc;
+	int r;
 
-	*anc = NULL;
-	while (p) {
-		char **bigger;
-		int g = xs_view_get(v, p, anc);
+	xs_prefixes(&cr->px, path);
+	if (cr->px.n < 2)
+		return -EEXIST;
+	xs_view_nearest(v, path, &cr->px, cr->px.n - 1, &cr->at);
+	if (cr->at == cr->px.n - 1)
+		return -EEXIST; /* cannot happen: lookup said ENOENT */
+	cr->k = cr->px.n - 1 - cr->at;
+	cr->untouched = 0;
+	for (unsigned i = cr->at + 1; i < cr->px.n; i++)
+		cr->untouched += !xs_view_touched_n(v, path, cr->px.end[i],
+		                                    cr->px.hash[i]);
+	/* Record the ancestor (it gains a child); the new paths are
+	 * recorded as they are created. */
+	{
+		char *ap = strndup(path, cr->px.end[cr->at]);
 
-		if (g == 0 || g != -ENOENT) {
-			r = g;
-			break;
-		}
-		bigger = realloc(list, (n + 1) * sizeof(*list));
-		if (!bigger) {
-			r = -ENOMEM;
-			break;
-		}
-		list = bigger;
-		memmove(list + 1, list, n * sizeof(*list));
-		list[0] = p;
-		n++;
-		p = xs_parent(p);
+		if (!ap)
+			return -ENOMEM;
+		r = xs_view_get(v, ap, &anc);
+		free(ap);
 	}
-	if (!p)
-		r = -ENOMEM;
-	free(p);
-	*out = list;
-	*count = n;
-	return r;
+	if (r < 0)
+		return r;
+	cr->anc = anc;
+	/* Checked up front: creation must not stop half-way. */
+	return xs_view_room(v) < cr->untouched ? -ENOSPC : 0;
 }
 
-static int check_create(struct xs_req *r, const struct xs_node *anc,
-                        char **names, unsigned k, uint32_t vlen)
+/* Length of the last component of prefix i (i >= 1). */
+static size_t comp_len(const struct xs_prefixes *px, unsigned i)
+{
+	return (size_t)(px->end[i] - (i > 1 ? px->end[i - 1] : 0)) - 1;
+}
+
+static int check_create(struct xs_req *r, const struct creation *cr,
+                        uint32_t vlen)
 {
 	struct xss *s = r->v.s;
+	const struct xs_node *anc = cr->anc;
 	size_t permbytes = (size_t)anc->nperms * XSS_PERM_BYTES;
 
-	/* (The transaction node limit was applied while recording.) */
 	if (!unpriv(r))
 		return 0;
-	if (s->quota.nodes && xs_view_owned(&r->v, r->v.domid) + k > s->quota.nodes)
+	if (s->quota.nodes &&
+	    xs_view_owned(&r->v, r->v.domid) + cr->k > s->quota.nodes)
 		return -ENOSPC;
-	if (too_big(r, xs_node_size(anc) + strlen(xs_basename(names[0])) + 1))
+	if (too_big(r, xs_node_size(anc) + comp_len(&cr->px, cr->at + 1) + 1))
 		return -ENOSPC;
-	for (unsigned i = 0; i + 1 < k; i++)
+	for (unsigned i = cr->at + 1; i + 1 < cr->px.n; i++)
 		if (too_big(r, XSS_NODE_HDR + permbytes +
-		                   strlen(xs_basename(names[i + 1])) + 1))
+		                   comp_len(&cr->px, i + 1) + 1))
 			return -ENOSPC;
 	if (too_big(r, XSS_NODE_HDR + permbytes + vlen))
 		return -ENOSPC;
@@ -205,9 +215,11 @@ static int check_create(struct xs_req *r, const struct xs_node *anc,
 
 /* Build the missing nodes top down; each inherits the permissions of the
  * nearest existing ancestor, owned by the creator unless that is dom0. */
-static int build_nodes(struct xs_req *r, const struct xs_node *anc,
-                       char **names, unsigned k, const void *val, uint32_t vlen)
+static int build_nodes(struct xs_req *r, const char *path,
+                       const struct creation *cr, const void *val,
+                       uint32_t vlen)
 {
+	const struct xs_node *anc = cr->anc;
 	struct xs_node *parent;
 	struct xs_perm *perms = malloc(anc->nperms * sizeof(*perms));
 	uint32_t nperms = anc->nperms;
@@ -219,24 +231,21 @@ static int build_nodes(struct xs_req *r, const struct xs_node *anc,
 	if (unpriv(r))
 		perms[0].id = r->v.domid;
 	ret = xs_view_modify(&r->v, anc->path, &parent);
-	if (ret == 0)
-		ret = xs_node_add_child(parent, xs_basename(names[0]));
-	for (unsigned i = 0; i < k && ret == 0; i++) {
-		struct xs_node *n = xs_node_new(names[i], perms, nperms);
+	for (unsigned i = cr->at + 1; i < cr->px.n && ret == 0; i++) {
+		char *name = strndup(path, cr->px.end[i]);
+		struct xs_node *n = name ? xs_node_new(name, perms, nperms) : NULL;
 
-		if (!n) {
-			ret = -ENOMEM;
-			break;
-		}
-		if (i + 1 < k)
-			ret = xs_node_add_child(n, xs_basename(names[i + 1]));
-		else
+		free(name);
+		ret = n ? xs_node_add_child(parent, xs_basename(n->path)) : -ENOMEM;
+		if (ret == 0 && i + 1 == cr->px.n)
 			ret = xs_node_set_value(n, val, vlen);
 		if (ret < 0) {
 			xs_node_free(n);
 			break;
 		}
+		/* The node stays valid in the transaction after this. */
 		ret = xs_view_create(&r->v, n);
+		parent = n;
 	}
 	free(perms);
 	return ret;
@@ -245,22 +254,17 @@ static int build_nodes(struct xs_req *r, const struct xs_node *anc,
 static int create(struct xs_req *r, const char *path, const void *val,
                   uint32_t vlen)
 {
-	const struct xs_node *anc = NULL;
-	char **names;
-	unsigned k;
-	int ret = missing_paths(&r->v, path, &names, &k, &anc);
+	struct creation *cr = malloc(sizeof(*cr));
+	int ret = cr ? plan_create(&r->v, path, cr) : -ENOMEM;
 
-	if (ret == 0 && k == 0)
-		ret = -EEXIST; /* cannot happen: lookup said ENOENT */
 	if (ret == 0)
-		ret = check_create(r, anc, names, k, vlen);
-	if (ret == 0)
-		ret = build_nodes(r, anc, names, k, val, vlen);
+		ret = check_create(r, cr, vlen);
+	/* Queued first: nothing is changed if the queue is full. */
 	if (ret == 0)
 		ret = xs_view_event(&r->v, XS_EV_CHANGE, path, NULL, 0);
-	for (unsigned i = 0; i < k; i++)
-		free(names[i]);
-	free(names);
+	if (ret == 0)
+		ret = build_nodes(r, path, cr, val, vlen);
+	free(cr);
 	return ret;
 }
 
@@ -279,11 +283,11 @@ static int write_value(struct xs_req *r, const char *path, const void *val,
 		return ret;
 	if (too_big(r, xs_node_size(cur) - cur->vlen + vlen))
 		return -ENOSPC;
-	ret = xs_view_modify(&r->v, path, &n);
+	ret = xs_view_event(&r->v, XS_EV_CHANGE, path, NULL, 0);
+	if (ret == 0)
+		ret = xs_view_modify(&r->v, path, &n);
 	if (ret == 0)
 		ret = xs_node_set_value(n, val, vlen);
-	if (ret == 0)
-		ret = xs_view_event(&r->v, XS_EV_CHANGE, path, NULL, 0);
 	return ret;
 }
 
@@ -539,8 +543,7 @@ static int set_node_perms(struct xs_req *r, const char *arg,
 {
 	const struct xs_node *cur;
 	struct xs_node *n;
-	struct xs_perm *old = NULL;
-	uint32_t nold = 0;
+	uint16_t old_owner = 0;
 	char *path;
 	int ret = lookup_arg(r, arg, XS_P_WRITE | XS_P_OWNER, &path, &cur);
 
@@ -550,25 +553,22 @@ static int set_node_perms(struct xs_req *r, const char *arg,
 	                               cur->nperms * XSS_PERM_BYTES +
 	                               num * XSS_PERM_BYTES))
 		ret = -ENOSPC;
+	/* Queued before the change (nothing changes if the queue is full),
+	 * with the permissions the node has now: who could read it before
+	 * hears of it too. */
 	if (ret == 0)
-		ret = xs_view_modify(&r->v, path, &n);
+		ret = xs_view_event(&r->v, XS_EV_CHANGE, path, cur->perms,
+		                    cur->nperms);
 	if (ret == 0) {
-		old = n->perms;
-		nold = n->nperms;
-		n->perms = NULL;
-		ret = xs_node_set_perms(n, p, num);
-		if (ret < 0) {
-			n->perms = old;
-			old = NULL;
-		}
+		old_owner = cur->perms[0].id;
+		ret = xs_view_modify(&r->v, path, &n);
 	}
 	if (ret == 0)
-		ret = xs_view_account(&r->v, old[0].id, -1);
+		ret = xs_node_set_perms(n, p, num);
+	if (ret == 0)
+		ret = xs_view_account(&r->v, old_owner, -1);
 	if (ret == 0)
 		ret = xs_view_account(&r->v, p[0].id, 1);
-	if (ret == 0)
-		ret = xs_view_event(&r->v, XS_EV_CHANGE, path, old, nold);
-	free(old);
 	free(path);
 	return ret;
 }
@@ -596,144 +596,6 @@ static int op_set_perms(struct xs_req *r)
 	return ret;
 }
 
-/* ---- watches ------------------------------------------------------------------ */
-
-static int watch_path(struct xs_req *r, const char *arg, char **path,
-                      bool *relative)
-{
-	int err;
-
-	*relative = false;
-	if (arg[0] == '@') {
-		if (strlen(arg) > XENSTORE_REL_PATH_MAX)
-			return -EINVAL;
-		*path = strdup(arg);
-		return *path ? 0 : -ENOMEM;
-	}
-	*relative = arg[0] != '/';
-	*path = xs_canon(r->v.domid, arg, &err);
-	return err;
-}
-
-static int op_watch(struct xs_req *r)
-{
-	const char *vec[3];
-	unsigned n = xs_strings(r->p, r->len, vec, 3);
-	unsigned long depth = 0;
-	bool relative;
-	char *path;
-	int ret;
-
-	if (n < 2)
-		return -EINVAL;
-	/* Optional depth (xenstore.txt); an empty string means none. */
-	if (n >= 3 && vec[2][0] && xs_parse_uint(vec[2], 65535, &depth) < 0)
-		return -EINVAL;
-	ret = watch_path(r, vec[0], &path, &relative);
-	if (ret < 0)
-		return ret;
-	ret = xs_watch_add(r->c, path, vec[1], relative,
-	                   n >= 3 && vec[2][0] ? (int)depth : -1, &r->new_watch);
-	free(path);
-	return ret;
-}
-
-static int op_unwatch(struct xs_req *r)
-{
-	const char *vec[2];
-	bool relative;
-	char *path;
-	int ret;
-
-	if (xs_strings(r->p, r->len, vec, 2) < 2)
-		return -EINVAL;
-	ret = watch_path(r, vec[0], &path, &relative);
-	if (ret < 0)
-		return ret;
-	ret = xs_watch_del(r->c, path, vec[1]);
-	free(path);
-	return ret;
-}
-
-static int op_reset_watches(struct xs_req *r)
-{
-	struct xs_conn *c = r->c;
-
-	xs_watch_del_all(c);
-	while (c->txs) {
-		struct xs_tx *tx = c->txs;
-
-		c->txs = tx->next;
-		xs_tx_free(tx);
-	}
-	c->ntx = 0;
-	return 0;
-}
-
-/* ---- transactions ---------------------------------------------------------------- */
-
-static struct xs_tx *find_tx(struct xs_conn *c, uint32_t id)
-{
-	for (struct xs_tx *tx = c->txs; tx; tx = tx->next)
-		if (tx->id == id)
-			return tx;
-	return NULL;
-}
-
-static int op_tx_start(struct xs_req *r)
-{
-	struct xs_conn *c = r->c;
-	struct xs_tx *tx;
-	char id[16];
-
-	if (r->hdr->tx_id)
-		return -EBUSY; /* no nested transactions */
-	if (unpriv(r) && r->v.s->quota.transactions &&
-	    c->ntx >= r->v.s->quota.transactions)
-		return -ENOSPC;
-	tx = xs_tx_new(unpriv(r));
-	if (!tx)
-		return -ENOMEM;
-	do
-		tx->id = c->next_txid++;
-	while (tx->id == 0 || find_tx(c, tx->id));
-	snprintf(id, sizeof(id), "%u", tx->id);
-	if (xs_req_reply_str(r, id) < 0) {
-		xs_tx_free(tx);
-		return -ENOMEM;
-	}
-	tx->next = c->txs;
-	c->txs = tx;
-	c->ntx++;
-	return 0;
-}
-
-static int op_tx_end(struct xs_req *r)
-{
-	const char *arg = xs_req_onearg(r);
-	struct xs_conn *c = r->c;
-	struct xs_tx **pp, *tx;
-
-	if (!arg || (strcmp(arg, "T") != 0 && strcmp(arg, "F") != 0))
-		return -EINVAL;
-	for (pp = &c->txs; *pp && (*pp)->id != r->hdr->tx_id; pp = &(*pp)->next)
-		;
-	if (!r->hdr->tx_id || !*pp)
-		return -ENOENT;
-	tx = *pp;
-	*pp = tx->next;
-	c->ntx--;
-	if (arg[0] == 'F') {
-		xs_tx_free(tx);
-		return 0;
-	}
-	if (tx->failed) {
-		xs_tx_free(tx);
-		return -ENOMEM;
-	}
-	return xs_tx_commit(r->v.s, tx);
-}
-
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 #define F_PRIV 1u  /* domain 0 only */
@@ -748,10 +610,10 @@ static const struct {
 	[XS_DIRECTORY] = { op_directory, F_STORE },
 	[XS_READ] = { op_read, F_STORE },
 	[XS_GET_PERMS] = { op_get_perms, F_STORE },
-	[XS_WATCH] = { op_watch, F_NOTID },
-	[XS_UNWATCH] = { op_unwatch, F_NOTID },
-	[XS_TRANSACTION_START] = { op_tx_start, 0 },
-	[XS_TRANSACTION_END] = { op_tx_end, 0 },
+	[XS_WATCH] = { xs_op_watch, F_NOTID },
+	[XS_UNWATCH] = { xs_op_unwatch, F_NOTID },
+	[XS_TRANSACTION_START] = { xs_op_tx_start, 0 },
+	[XS_TRANSACTION_END] = { xs_op_tx_end, 0 },
 	[XS_INTRODUCE] = { xs_op_introduce, F_PRIV },
 	[XS_RELEASE] = { xs_op_release, F_PRIV },
 	[XS_GET_DOMAIN_PATH] = { xs_op_get_domain_path, 0 },
@@ -762,7 +624,7 @@ static const struct {
 	[XS_IS_DOMAIN_INTRODUCED] = { xs_op_is_introduced, F_PRIV },
 	[XS_RESUME] = { xs_op_resume, F_PRIV },
 	[XS_SET_TARGET] = { xs_op_set_target, F_PRIV },
-	[XS_RESET_WATCHES] = { op_reset_watches, F_NOTID },
+	[XS_RESET_WATCHES] = { xs_op_reset_watches, F_NOTID },
 	[XS_DIRECTORY_PART] = { op_directory_part, F_STORE },
 };
 
@@ -801,7 +663,7 @@ static int dispatch(struct xs_req *r)
 	if ((ops[type].flags & F_PRIV) && r->c->domid != 0)
 		return -EACCES;
 	if (!(ops[type].flags & F_NOTID) && r->hdr->tx_id) {
-		tx = find_tx(r->c, r->hdr->tx_id);
+		tx = xs_tx_find(r->c, r->hdr->tx_id);
 		if (!tx)
 			return -ENOENT;
 	}

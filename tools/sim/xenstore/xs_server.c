@@ -17,11 +17,10 @@
  *    the domain may still connect (on Xen it could not).
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "xs_internal.h"
 
@@ -32,6 +31,7 @@ static const struct xss_quota default_quota = {
 	.transactions = 10,
 	.outstanding = 20,
 	.perms = 5,
+	.connections = 64,
 };
 
 /* ---- domain table ------------------------------------------------------------ */
@@ -76,12 +76,49 @@ bool xs_dom_exists(struct xss *s, uint16_t domid)
 	return s->hooks.domain_exists(s->hooks.arg, domid);
 }
 
+static const char *const log_summary[XS_LOG_KINDS] = {
+	[XS_LOG_CLOSED] = "connections closed",
+	[XS_LOG_REFUSED] = "connections refused",
+	[XS_LOG_DROPPED] = "connections dropping watch events",
+};
+
+void xs_dom_log(struct xss *s, uint16_t domid, enum xs_logkind kind,
+                const char *fmt, ...)
+{
+	struct xs_dom *d = xs_dom_get(s, domid);
+	unsigned long held = 0;
+	char msg[256];
+	va_list ap;
+
+	if (d && !xs_ratelog_allow(&d->log[kind], &held))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (held)
+		xs_log("domain %u: %s (%lu more %s not logged)", (unsigned)domid,
+		       msg, held, log_summary[kind]);
+	else
+		xs_log("domain %u: %s", (unsigned)domid, msg);
+}
+
+void xs_dom_log_flush(struct xs_dom *d)
+{
+	for (unsigned k = 0; k < XS_LOG_KINDS; k++) {
+		unsigned long held = xs_ratelog_take(&d->log[k]);
+
+		if (held)
+			xs_log("domain %u: %lu more %s not logged", (unsigned)d->domid,
+			       held, log_summary[k]);
+	}
+}
+
 static void dom_drop_record(struct xss *s, uint16_t domid)
 {
 	for (struct xs_dom **pp = &s->doms; *pp; pp = &(*pp)->next) {
 		struct xs_dom *d = *pp;
 
-		if (d->domid == domid && !d->nodes && !d->watches) {
+		if (d->domid == domid && !d->nodes && !d->watches && !d->conns) {
 			*pp = d->next;
 			free(d);
 			return;
@@ -96,6 +133,8 @@ void xs_dom_release(struct xss *s, uint16_t domid, bool destroyed)
 	xs_conn_close_dom(s, domid);
 	if (destroyed)
 		xs_listen_close_dom(s, domid);
+	if (d)
+		xs_dom_log_flush(d);
 	xs_ops_forget_domain(s, domid);
 	xs_special_forget(s, domid);
 	for (struct xs_dom *o = s->doms; o; o = o->next)
@@ -119,6 +158,7 @@ struct xss *xss_new(struct loop *l, const struct xss_hooks *hooks,
 	static const struct xs_perm dom0_only = { .id = 0, .perm = XS_P_NONE };
 	struct xss *s = calloc(1, sizeof(*s));
 	struct xs_dom *d0;
+	int err;
 
 	if (!s)
 		return NULL;
@@ -126,7 +166,13 @@ struct xss *xss_new(struct loop *l, const struct xss_hooks *hooks,
 	if (hooks)
 		s->hooks = *hooks;
 	s->quota = quota ? *quota : default_quota;
-	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->spare_fd = s->pause_fd = -1;
+	err = xs_conn_init(s);
+	if (err < 0) {
+		xss_free(s);
+		errno = -err;
+		return NULL;
+	}
 	d0 = xs_dom_get(s, 0);
 	if (!d0 || xs_store_init(s) < 0 ||
 	    xs_special_set(s, "@introduceDomain", &dom0_only, 1) < 0 ||
@@ -154,8 +200,7 @@ void xss_free(struct xss *s)
 	}
 	free(s->intro_perms);
 	free(s->release_perms);
-	if (s->spare_fd >= 0)
-		close(s->spare_fd);
+	xs_conn_fini(s);
 	free(s);
 }
 
@@ -328,48 +373,61 @@ static const char control_help[] =
 	"check\n"
 	"help\n"
 	"print <string>\n"
-	"quota [<domid>]\n";
+	"quota [<domid>]\n"
+	"stats\n";
 
-/* Watch counts must match the connections' watches. */
+/* Watch and connection counts must match the connections. */
 static int check_watches(struct xss *s)
 {
 	int bad = 0;
 
 	for (struct xs_dom *d = s->doms; d; d = d->next) {
-		unsigned n = 0;
+		unsigned n = 0, nc = 0;
 
-		for (struct xs_conn *c = s->conns; c; c = c->next)
+		for (struct xs_conn *c = s->conns; c; c = c->next) {
+			nc += c->domid == d->domid;
 			for (struct xs_watch *w = c->watches; w; w = w->next)
 				n += c->domid == d->domid;
-		if (n != d->watches) {
-			xs_log("check: domain %u has %u watches, counted %u",
-			       d->domid, n, d->watches);
+		}
+		if (n != d->watches || nc != d->conns) {
+			xs_log("check: domain %u has %u watches and %u connections, "
+			       "counted %u and %u", d->domid, n, nc, d->watches,
+			       d->conns);
 			bad = -EIO;
 		}
 	}
 	return bad;
 }
 
+static int control_quota_all(struct xs_req *r)
+{
+	const struct xss_quota *q = &r->v.s->quota;
+	char buf[512];
+
+	snprintf(buf, sizeof(buf),
+	         "nodes %u\nnode-size %u\nwatches %u\ntransactions %u\n"
+	         "outstanding %u\npermissions %u\nconnections %u\n"
+	         "transaction-nodes %u\ntransaction-events %u\n"
+	         "watch-events %u\nconnections-total %u\n"
+	         "connections-dom0 %u\n",
+	         q->nodes, q->node_size, q->watches, q->transactions,
+	         q->outstanding, q->perms, q->connections, XSS_TXN_NODES,
+	         XSS_TXN_EVENTS, XSS_EVENT_QUEUE_MAX, xs_conn_limit(r->v.s),
+	         XSS_DOM0_CONNS);
+	return xs_req_reply_str(r, buf);
+}
+
 static int control_quota(struct xs_req *r, const char *arg)
 {
 	struct xss *s = r->v.s;
-	const struct xss_quota *q = &s->quota;
 	unsigned long domid;
-	unsigned ntx = 0, outst = 0;
+	unsigned ntx = 0, outst = 0, nev = 0;
 	unsigned long dropped = 0;
 	struct xs_dom *d;
 	char buf[512];
 
-	if (!arg) {
-		snprintf(buf, sizeof(buf),
-		         "nodes %u\nnode-size %u\nwatches %u\ntransactions %u\n"
-		         "outstanding %u\npermissions %u\ntransaction-nodes %u\n"
-		         "watch-events %u\n",
-		         q->nodes, q->node_size, q->watches, q->transactions,
-		         q->outstanding, q->perms, XSS_TXN_NODES,
-		         XSS_EVENT_QUEUE_MAX);
-		return xs_req_reply_str(r, buf);
-	}
+	if (!arg)
+		return control_quota_all(r);
 	if (xs_parse_uint(arg, XSS_DOMID_MAX, &domid) < 0)
 		return -EINVAL;
 	d = xs_dom_find(s, (uint16_t)domid);
@@ -381,18 +439,38 @@ static int control_quota(struct xs_req *r, const char *arg)
 		ntx += c->ntx;
 		outst += c->n_replies;
 		dropped += c->dropped;
+		for (const struct xs_tx *tx = c->txs; tx; tx = tx->next)
+			nev += tx->nevents;
 	}
 	snprintf(buf, sizeof(buf),
 	         "nodes %u\nwatches %u\ntransactions %u\noutstanding %u\n"
-	         "watch-events-dropped %lu\n",
-	         d->nodes, d->watches, ntx, outst, dropped);
+	         "watch-events-dropped %lu\nconnections %u\n"
+	         "connections-refused %lu\ntransaction-events %u\n",
+	         d->nodes, d->watches, ntx, outst, dropped, d->conns,
+	         d->refused, nev);
+	return xs_req_reply_str(r, buf);
+}
+
+/* Server-wide counters; key-bytes is the work done hashing and comparing
+ * paths in the maps (tests use it to check that costs stay linear). */
+static int control_stats(struct xs_req *r)
+{
+	struct xss *s = r->v.s;
+	char buf[512];
+
+	snprintf(buf, sizeof(buf),
+	         "connections %u\nconnections-shed %lu\naccept-failures %lu\n"
+	         "accept-pauses %lu\nkey-bytes %llu\nwatch-events-dropped %lu\n",
+	         s->nconns, s->shed, s->accept_failures, s->accept_pauses,
+	         xs_key_bytes(), s->events_dropped);
 	return xs_req_reply_str(r, buf);
 }
 
 /*
  * CONTROL: "check" verifies the store and the accounting (OK, or EIO with
  * details on stderr); "help" lists the commands; "print" logs its argument;
- * "quota" prints the quotas, "quota <domid>" a domain's usage.  C
+ * "quota" prints the quotas, "quota <domid>" a domain's usage, "stats"
+ * server-wide counters (not in C xenstored).  C
  * xenstored's other commands (log, logfile, memreport, live-update,
  * quota-soft) answer ENOSYS; unknown commands EINVAL, as in C xenstored.
  */
@@ -423,6 +501,8 @@ int xs_op_control(struct xs_req *r)
 	}
 	if (strcmp(vec[0], "quota") == 0)
 		return control_quota(r, n >= 2 ? vec[1] : NULL);
+	if (strcmp(vec[0], "stats") == 0)
+		return control_stats(r);
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 		if (strcmp(vec[0], unsupported[i]) == 0)
 			return -ENOSYS;

@@ -145,27 +145,29 @@ struct xs_node *xs_store_get(struct xss *s, const char *path)
 	return xs_map_get(&s->nodes, path);
 }
 
-struct xs_node *xs_store_nearest(struct xss *s, const char *path)
+struct xs_node *xs_store_nearest(struct xss *s, const char *path,
+                                 struct xs_node **parent)
 {
-	char *p = strdup(path);
+	struct xs_prefixes px; /* about 9 KiB: deep paths, no allocation */
 	struct xs_node *n = NULL;
+	unsigned i;
 
-	if (!p)
-		return xs_store_get(s, "/");
-	for (;;) {
-		char *slash;
-
-		n = xs_store_get(s, p);
-		if (n || strcmp(p, "/") == 0)
+	/* Deepest first: a miss costs a bucket probe, not a string compare,
+	 * so a deep missing path and a deep existing one are both linear. */
+	xs_prefixes(&px, path);
+	for (i = px.n; i-- > 0;) {
+		n = xs_map_get_n(&s->nodes, path, px.end[i], px.hash[i]);
+		if (n)
 			break;
-		slash = strrchr(p, '/');
-		if (slash == p)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
 	}
-	free(p);
-	return n ? n : xs_store_get(s, "/");
+	if (!n) {
+		i = 0;
+		n = xs_store_get(s, "/");
+	}
+	if (parent)
+		*parent = i ? xs_map_get_n(&s->nodes, path, px.end[i - 1],
+		                           px.hash[i - 1]) : NULL;
+	return n;
 }
 
 int xs_store_put(struct xss *s, struct xs_node *n)

@@ -19,7 +19,12 @@
  * Every request runs in a transaction; requests outside an explicit one get
  * an implicit transaction committed right after the handler, which cannot
  * conflict (single thread).  Watch events are queued in the transaction
- * and fire at commit only.
+ * and fire at commit only; one event per (kind, path), found through a
+ * map, so repeating a request does not grow the queue.
+ *
+ * Quotas: a request checks the node quota against the committed count
+ * plus its own transaction's changes.  Parallel transactions of a domain
+ * cannot see each other, so commit checks again for limited transactions.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,6 +47,8 @@ struct xs_tx *xs_tx_new(bool limited)
 		return NULL;
 	tx->limited = limited;
 	xs_map_init(&tx->ents);
+	xs_map_init(&tx->evmap[XS_EV_CHANGE]);
+	xs_map_init(&tx->evmap[XS_EV_REMOVE]);
 	return tx;
 }
 
@@ -72,6 +79,8 @@ void xs_tx_free(struct xs_tx *tx)
 		free(t);
 	}
 	xs_map_fini(&tx->ents);
+	xs_map_fini(&tx->evmap[XS_EV_CHANGE]);
+	xs_map_fini(&tx->evmap[XS_EV_REMOVE]);
 	free_events(tx->events);
 	free(tx->deltas);
 	free(tx);
@@ -98,6 +107,34 @@ const struct xs_node *xs_view_peek(struct xs_view *v, const char *path)
 bool xs_view_touched(struct xs_view *v, const char *path)
 {
 	return find_ent(v, path) != NULL;
+}
+
+bool xs_view_touched_n(struct xs_view *v, const char *path, size_t len,
+                       uint32_t hash)
+{
+	return xs_map_get_n(&v->tx->ents, path, len, hash) != NULL;
+}
+
+const struct xs_node *xs_view_nearest(struct xs_view *v, const char *path,
+                                      const struct xs_prefixes *px,
+                                      unsigned from, unsigned *at)
+{
+	/* Deepest first, as xs_store_nearest, and through the overlay: the
+	 * answer is the node this view shows, even where a conflicting
+	 * commit made the view inconsistent (that transaction will fail). */
+	for (unsigned i = from + 1; i-- > 0;) {
+		size_t len = px->end[i];
+		struct txent *t = xs_map_get_n(&v->tx->ents, path, len, px->hash[i]);
+		const struct xs_node *n = t && t->modified ? t->node :
+		        xs_map_get_n(&v->s->nodes, path, len, px->hash[i]);
+
+		if (n) {
+			*at = i;
+			return n;
+		}
+	}
+	*at = 0;
+	return xs_store_get(v->s, "/");
 }
 
 unsigned xs_view_room(struct xs_view *v)
@@ -255,34 +292,38 @@ unsigned xs_view_owned(struct xs_view *v, uint16_t domid)
 	return count < 0 ? 0 : (unsigned)count;
 }
 
-static bool same_event(const struct xs_event *e, enum xs_ev_kind kind,
-                       const char *path)
+static int copy_perms(struct xs_event *ev, const struct xs_perm *p, uint32_t n)
 {
-	return e->kind == kind && !e->oldperms && strcmp(e->path, path) == 0;
+	ev->oldperms = malloc(n * sizeof(*p));
+	if (!ev->oldperms)
+		return -ENOMEM;
+	memcpy(ev->oldperms, p, n * sizeof(*p));
+	ev->noldperms = n;
+	return 0;
 }
 
 int xs_view_event(struct xs_view *v, enum xs_ev_kind kind, const char *path,
                   const struct xs_perm *oldperms, uint32_t noldperms)
 {
 	struct xs_tx *tx = v->tx;
-	struct xs_event *ev;
+	struct xs_event *ev = xs_map_get(&tx->evmap[kind], path);
 
-	if (!oldperms)
-		for (ev = tx->events; ev; ev = ev->next)
-			if (same_event(ev, kind, path))
-				return 0;
+	if (ev) {
+		/* The first SET_PERMS saw the permissions the node had
+		 * before this transaction: they decide who hears of it. */
+		if (oldperms && !ev->oldperms)
+			return copy_perms(ev, oldperms, noldperms);
+		return 0;
+	}
+	if (tx->limited && tx->nevents >= XSS_TXN_EVENTS)
+		return -ENOSPC;
 	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return -ENOMEM;
 	ev->kind = kind;
 	ev->path = strdup(path);
-	if (oldperms) {
-		ev->oldperms = malloc(noldperms * sizeof(*oldperms));
-		if (ev->oldperms)
-			memcpy(ev->oldperms, oldperms, noldperms * sizeof(*oldperms));
-		ev->noldperms = noldperms;
-	}
-	if (!ev->path || (oldperms && !ev->oldperms)) {
+	if (!ev->path || (oldperms && copy_perms(ev, oldperms, noldperms) < 0) ||
+	    xs_map_put(&tx->evmap[kind], ev->path, ev) < 0) {
 		free_events(ev);
 		return -ENOMEM;
 	}
@@ -291,6 +332,7 @@ int xs_view_event(struct xs_view *v, enum xs_ev_kind kind, const char *path,
 	else
 		tx->events = ev;
 	tx->events_tail = ev;
+	tx->nevents++;
 	return 0;
 }
 
@@ -304,6 +346,25 @@ static bool conflicts(struct xss *s, struct xs_tx *tx)
 		struct xs_node *cur = xs_store_get(s, t->path);
 
 		if ((cur ? cur->gen : 0) != t->orig_gen)
+			return true;
+	}
+	return false;
+}
+
+/* Would committing take a domain over its node quota?  The requests of a
+ * limited (guest) transaction checked the quota against their own view;
+ * another transaction of the domain may have committed since. */
+static bool over_quota(struct xss *s, const struct xs_tx *tx)
+{
+	if (!tx->limited || !s->quota.nodes)
+		return false;
+	for (unsigned i = 0; i < tx->ndeltas; i++) {
+		const struct xs_txdelta *d = &tx->deltas[i];
+		const struct xs_dom *dom = xs_dom_find(s, d->domid);
+		long now = dom ? (long)dom->nodes : 0;
+
+		if (d->domid != 0 && d->delta > 0 &&
+		    now + d->delta > (long)s->quota.nodes)
 			return true;
 	}
 	return false;
@@ -325,6 +386,10 @@ int xs_tx_commit(struct xss *s, struct xs_tx *tx)
 	if (conflicts(s, tx)) {
 		xs_tx_free(tx);
 		return -EAGAIN;
+	}
+	if (over_quota(s, tx)) {
+		xs_tx_free(tx);
+		return -ENOSPC;
 	}
 	/* Removal events need the permissions of what is about to go. */
 	fire_kind(s, tx, XS_EV_REMOVE);

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Pure helpers of the xenstore server: path syntax, permission strings,
- * numbers, error names and a small hash map.  No server state here, so the
- * unit tests link this file alone.
+ * numbers, error names, a small hash map with its keyed hash, and a log
+ * rate limiter.  No server state here, so the unit tests link this file
+ * alone.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "xs_internal.h"
 
@@ -196,16 +200,136 @@ unsigned xs_strings(const char *buf, size_t len, const char **vec, unsigned max)
 	return n;
 }
 
-/* ---- hash map ------------------------------------------------------------ */
+/* ---- hashing ------------------------------------------------------------- */
+
+/*
+ * FNV-1a over 64 bits from a random offset basis drawn once per process,
+ * folded to 32 bits through a mixer so that bucket indexes depend on every
+ * bit.  Keyed, so colliding paths cannot be prepared offline; incremental,
+ * so every prefix of a path is hashed in one pass (xs_prefixes).
+ */
+static uint64_t hash_basis;
+static bool hash_seeded;
+static unsigned long long key_bytes;
+
+static void hash_seed(void)
+{
+	uint64_t seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+		struct timespec ts;
+
+		/* No entropy yet (early boot): still differs per start. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
+		       ((uint64_t)getpid() << 16) ^ (uint64_t)(uintptr_t)&seed;
+	}
+	hash_basis = 14695981039346656037ull ^ seed;
+	hash_seeded = true;
+}
+
+uint64_t xs_hash_start(void)
+{
+	if (!hash_seeded)
+		hash_seed();
+	return hash_basis;
+}
+
+uint64_t xs_hash_more(uint64_t st, const char *s, size_t n)
+{
+	key_bytes += n;
+	for (size_t i = 0; i < n; i++)
+		st = (st ^ (uint8_t)s[i]) * 1099511628211ull;
+	return st;
+}
+
+uint32_t xs_hash_end(uint64_t st)
+{
+	uint32_t h = (uint32_t)(st ^ (st >> 32));
+
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+unsigned long long xs_key_bytes(void)
+{
+	return key_bytes;
+}
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return xs_hash_end(xs_hash_more(xs_hash_start(), s, strlen(s)));
 }
+
+void xs_prefixes(struct xs_prefixes *px, const char *path)
+{
+	uint64_t st = xs_hash_start();
+	size_t len = strlen(path), start = 1;
+
+	/* "/" alone, then "/a", "/a/b", ... each extending the last. */
+	px->end[0] = 1;
+	px->hash[0] = xs_hash_end(xs_hash_more(st, "/", 1));
+	px->n = 1;
+	if (len <= 1)
+		return;
+	for (size_t i = 1; i <= len && px->n < XS_MAX_PREFIXES; i++) {
+		if (i < len && path[i] != '/')
+			continue;
+		/* Component path[start-1 .. i): its leading '/' included. */
+		st = xs_hash_more(st, path + start - 1, i - start + 1);
+		px->end[px->n] = (uint16_t)i;
+		px->hash[px->n] = xs_hash_end(st);
+		px->n++;
+		start = i + 1;
+	}
+}
+
+/* ---- rate-limited log lines ---------------------------------------------- */
+
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000u +
+	       (unsigned long long)ts.tv_nsec / 1000000u;
+}
+
+bool xs_ratelog_allow(struct xs_ratelog *rl, unsigned long *held)
+{
+	unsigned long long now = now_ms();
+
+	if (rl->used && now - rl->last_ms < XSS_LOG_INTERVAL_MS) {
+		rl->held++;
+		return false;
+	}
+	*held = rl->held;
+	rl->held = 0;
+	rl->last_ms = now;
+	rl->used = true;
+	return true;
+}
+
+bool xs_ratelog_due(struct xs_ratelog *rl, unsigned long *held)
+{
+	if (!rl->held || now_ms() - rl->last_ms < XSS_LOG_INTERVAL_MS)
+		return false;
+	return xs_ratelog_allow(rl, held);
+}
+
+unsigned long xs_ratelog_take(struct xs_ratelog *rl)
+{
+	unsigned long held = rl->held;
+
+	rl->held = 0;
+	return held;
+}
+
+/* ---- hash map ------------------------------------------------------------ */
 
 void xs_map_init(struct xs_map *m)
 {
@@ -230,22 +354,35 @@ void xs_map_fini(struct xs_map *m)
 	xs_map_init(m);
 }
 
+/* The entry whose key is key[0..len) (key need not end there). */
 static struct xs_mapent **find_slot(const struct xs_map *m, const char *key,
-                                    uint32_t h)
+                                    size_t len, uint32_t h)
 {
 	struct xs_mapent **pp;
 
 	if (!m->nb)
 		return NULL;
-	for (pp = &m->b[h & (m->nb - 1)]; *pp; pp = &(*pp)->next)
-		if ((*pp)->hash == h && strcmp((*pp)->key, key) == 0)
+	for (pp = &m->b[h & (m->nb - 1)]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->hash != h)
+			continue;
+		key_bytes += len;
+		if (strncmp((*pp)->key, key, len) == 0 && (*pp)->key[len] == '\0')
 			return pp;
+	}
 	return NULL;
 }
 
 void *xs_map_get(const struct xs_map *m, const char *key)
 {
-	struct xs_mapent **pp = find_slot(m, key, hash_str(key));
+	struct xs_mapent **pp = find_slot(m, key, strlen(key), hash_str(key));
+
+	return pp ? (*pp)->val : NULL;
+}
+
+void *xs_map_get_n(const struct xs_map *m, const char *key, size_t len,
+                   uint32_t hash)
+{
+	struct xs_mapent **pp = find_slot(m, key, len, hash);
 
 	return pp ? (*pp)->val : NULL;
 }
@@ -277,7 +414,7 @@ static int grow(struct xs_map *m)
 int xs_map_put(struct xs_map *m, const char *key, void *val)
 {
 	uint32_t h = hash_str(key);
-	struct xs_mapent **pp = find_slot(m, key, h);
+	struct xs_mapent **pp = find_slot(m, key, strlen(key), h);
 	struct xs_mapent *e;
 
 	if (pp) {
@@ -301,7 +438,7 @@ int xs_map_put(struct xs_map *m, const char *key, void *val)
 
 void *xs_map_del(struct xs_map *m, const char *key)
 {
-	struct xs_mapent **pp = find_slot(m, key, hash_str(key));
+	struct xs_mapent **pp = find_slot(m, key, strlen(key), hash_str(key));
 	struct xs_mapent *e;
 	void *val;
 

@@ -13,10 +13,15 @@
  *    event is allowed, a missed one is not.
  *  - a watch set with a relative path gets relative event paths.
  * Permissions (as C xenstored): domain 0 sees every event; another domain
- * sees an event if it can read the node or the node's parent (for a path
- * that does not exist, the deepest existing node above it), or could read
- * it before a SET_PERMS.  Special events go to domain 0 and to domains
- * given read access to the special node with SET_PERMS.
+ * sees an event if it can read the changed or removed node or that node's
+ * parent (for a path that does not exist, the deepest existing node above
+ * it), or could read it before a SET_PERMS.  The decision is about the
+ * event's node, not the watch, so it is made once per connection and
+ * event (a removal reported to watches below the removed node included),
+ * and the nodes it needs are looked up once per event: the cost of firing
+ * is linear in the watches' and the event's path lengths.  Special events
+ * go to domain 0 and to domains given read access to the special node
+ * with SET_PERMS.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -145,26 +150,30 @@ static bool can_read(struct xss *s, uint16_t domid, const struct xs_perm *p,
 	return xs_perm_for(p, n, domid, target_of(s, domid)) & XS_P_READ;
 }
 
-static bool permitted(struct xss *s, const struct xs_conn *c, const char *path,
-                      const struct xs_event *ev)
-{
-	const struct xs_node *n, *parent = NULL;
-	char *pp;
+/* The nodes a permission decision about one event needs. */
+struct ev_nodes {
+	bool looked;
+	const struct xs_node *node, *parent;
+};
 
+static bool permitted(struct xss *s, const struct xs_conn *c,
+                      const struct xs_event *ev, struct ev_nodes *en)
+{
 	if (c->domid == 0)
 		return true;
 	if (ev->oldperms && can_read(s, c->domid, ev->oldperms, ev->noldperms))
 		return true;
-	n = xs_store_nearest(s, path);
-	if (can_read(s, c->domid, n->perms, n->nperms))
+	if (!en->looked) {
+		struct xs_node *parent;
+
+		en->node = xs_store_nearest(s, ev->path, &parent);
+		en->parent = parent;
+		en->looked = true;
+	}
+	if (can_read(s, c->domid, en->node->perms, en->node->nperms))
 		return true;
-	if (strcmp(n->path, "/") == 0)
-		return false;
-	pp = xs_parent(n->path);
-	if (pp)
-		parent = xs_store_get(s, pp);
-	free(pp);
-	return parent && can_read(s, c->domid, parent->perms, parent->nperms);
+	return en->parent &&
+	       can_read(s, c->domid, en->parent->perms, en->parent->nperms);
 }
 
 static bool depth_ok(const struct xs_watch *w, const char *path)
@@ -186,15 +195,21 @@ static const char *match(const struct xs_watch *w, const struct xs_event *ev)
 
 void xs_watch_fire(struct xss *s, const struct xs_event *ev)
 {
+	struct ev_nodes en = { .looked = false };
+
 	for (struct xs_conn *c = s->conns; c; c = c->next) {
+		int allowed = -1; /* not decided yet */
+
 		if (c->closing)
 			continue;
 		for (const struct xs_watch *w = c->watches; w; w = w->next) {
 			const char *path = match(w, ev);
 
-			/* Checked per match: a removal's permissions depend
-			 * on which path is reported. */
-			if (path && permitted(s, c, path, ev))
+			if (!path)
+				continue;
+			if (allowed < 0)
+				allowed = permitted(s, c, ev, &en);
+			if (allowed)
 				send_event(c, w, path);
 		}
 	}
