@@ -11,8 +11,10 @@
  * RAM (an fd the daemon passes and we close at once), placed in a reserved
  * range with one PROT_NONE guard page on each side so an overrun faults.
  * Maps of read-only grants come from a read-only fd: the kernel refuses
- * PROT_WRITE, mprotect included.  All mappings are MADV_DONTFORK, like
- * gntdev's: a child does not inherit them.
+ * PROT_WRITE on that mapping, mprotect included.  (That keeps an honest
+ * process from writing by mistake; a process set on it could reopen the
+ * fd read-write through /proc/self/fd while it holds it.)  All mappings
+ * are MADV_DONTFORK, like gntdev's: a child does not inherit them.
  *
  * Event channels: each port has a receive and a transmit eventfd (see
  * tools/sim/hyp/hyp_evtchn.c).  The handle's fd is an epoll set of the
@@ -149,6 +151,9 @@ struct call {
 	size_t outlen;            /* in: room; out: bytes received */
 	int fds[XVIO_SIM_MAX_MAP_DOMAINS];
 	unsigned nfds;
+	/* The reply's header said 0: the daemon did the operation, even if
+	 * the reply is then refused.  Whoever allocates undoes it then. */
+	bool done;
 };
 
 /*
@@ -178,6 +183,7 @@ static int sim_call(int fd, struct call *c)
 	int err;
 
 	c->nfds = 0;
+	c->done = false;
 	do
 		n = sendmsg(fd, &smh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -190,6 +196,7 @@ static int sim_call(int fd, struct call *c)
 		return -errno;
 	if (n == 0)
 		return -ECONNRESET;    /* the simulator went away */
+	c->done = (size_t)n >= sizeof(c->rep) && c->rep.err == 0;
 	err = take_fds(&rmh, c->fds, XVIO_SIM_MAX_MAP_DOMAINS, &c->nfds);
 	if (!err && ((size_t)n < sizeof(c->rep) || (rmh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))))
 		err = -EPROTO;
@@ -382,18 +389,20 @@ static int sim_gnt_share(struct xvio_plat *xp, xvio_domid_t grantee, unsigned co
 	c.out = pg;
 	c.outlen = count * sizeof(*pg);
 	err = sim_call(p->fd, &c);
-	if (err < 0)
-		goto out;
-	s->o.handle = c.rep.val;
-	err = pages_ok(&c, count, pg) && c.nfds == 1 ? 0 : -EPROTO;
-	if (err == 0)
-		err = map_pages(c.fds, pg, count, PROT_READ | PROT_WRITE, &s->o.base);
-	close_fds(c.fds, c.nfds);
+	if (err == 0) {
+		err = pages_ok(&c, count, pg) && c.nfds == 1 ? 0 : -EPROTO;
+		if (err == 0)
+			err = map_pages(c.fds, pg, count, PROT_READ | PROT_WRITE, &s->o.base);
+		close_fds(c.fds, c.nfds);
+	}
 	if (err < 0) {
-		/* Abandon, not end: a peer may already have mapped a ref. */
-		drop_handle(p, XVIO_SIM_OP_GNT_SHARE_ABANDON, s->o.handle);
+		/* Made but unusable.  Abandon, not end: a peer may already have
+		 * mapped a ref. */
+		if (c.done)
+			drop_handle(p, XVIO_SIM_OP_GNT_SHARE_ABANDON, c.rep.val);
 		goto out;
 	}
+	s->o.handle = c.rep.val;
 	for (unsigned i = 0; i < count; i++)
 		refs[i] = pg[i].ref;
 	s->base.ops = &xvio_plat_sim_ops;
@@ -455,18 +464,19 @@ static int sim_gnt_map(struct xvio_plat *xp, unsigned count, const xvio_domid_t 
 	c.out = pg;
 	c.outlen = count * sizeof(*pg);
 	err = sim_call(p->fd, &c);
-	if (err < 0)
-		goto out;
-	m->o.handle = c.rep.val;
-	err = pages_ok(&c, count, pg) ? 0 : -EPROTO;
-	if (err == 0)
-		err = map_pages(c.fds, pg, count, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-		                &m->o.base);
-	close_fds(c.fds, c.nfds);
+	if (err == 0) {
+		err = pages_ok(&c, count, pg) ? 0 : -EPROTO;
+		if (err == 0)
+			err = map_pages(c.fds, pg, count,
+			                writable ? PROT_READ | PROT_WRITE : PROT_READ, &m->o.base);
+		close_fds(c.fds, c.nfds);
+	}
 	if (err < 0) {
-		drop_handle(p, XVIO_SIM_OP_GNT_UNMAP, m->o.handle);
+		if (c.done)
+			drop_handle(p, XVIO_SIM_OP_GNT_UNMAP, c.rep.val);
 		goto out;
 	}
+	m->o.handle = c.rep.val;
 	m->base.ops = &xvio_plat_sim_ops;
 	m->o.len = ((size_t)count + 2) * XVIO_PAGE_SIZE;
 	gobj_link(p, &m->o);
@@ -574,10 +584,8 @@ static int port_install(struct sim_evtchn *e, struct call *c)
 	ev.data.u32 = (uint32_t)port;
 	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, c->fds[0], &ev) < 0) {
 		int err = -errno;
-		struct call u = { .req = { .op = XVIO_SIM_OP_EVTCHN_UNBIND, .arg = port } };
 
 		close_fds(c->fds, c->nfds);
-		sim_call_fixed(e->fd, &u, NULL, 0);
 		return err;
 	}
 	e->ports[port].rx = c->fds[0];
@@ -585,13 +593,33 @@ static int port_install(struct sim_evtchn *e, struct call *c)
 	return (int)port;
 }
 
+/*
+ * The end of an alloc or bind call: install the port, or, when the daemon
+ * made one we cannot use, close it there (it would stay bound until the
+ * handle closes).  A number we already hold is left alone: unbinding it
+ * would close our own port.
+ */
+static int port_take(struct sim_evtchn *e, struct call *c, int err)
+{
+	uint64_t port = c->rep.val;
+
+	if (err == 0)
+		err = port_install(e, c);
+	if (err < 0 && c->done && port != 0 && port < XVIO_SIM_MAX_PORTS &&
+	    !port_ours(e, (xvio_port_t)port)) {
+		struct call u = { .req = { .op = XVIO_SIM_OP_EVTCHN_UNBIND, .arg = port } };
+
+		sim_call_fixed(e->fd, &u, NULL, 0);
+	}
+	return err;
+}
+
 static int sim_evtchn_alloc_unbound(struct xvio_evtchn *xe, xvio_domid_t remote)
 {
 	struct sim_evtchn *e = (struct sim_evtchn *)xe;
 	struct call c = { .req = { .op = XVIO_SIM_OP_EVTCHN_ALLOC_UNBOUND, .domid = remote } };
-	int err = sim_call(e->fd, &c);
 
-	return err < 0 ? err : port_install(e, &c);
+	return port_take(e, &c, sim_call(e->fd, &c));
 }
 
 static int sim_evtchn_bind_interdomain(struct xvio_evtchn *xe, xvio_domid_t remote,
@@ -600,9 +628,8 @@ static int sim_evtchn_bind_interdomain(struct xvio_evtchn *xe, xvio_domid_t remo
 	struct sim_evtchn *e = (struct sim_evtchn *)xe;
 	struct call c = { .req = { .op = XVIO_SIM_OP_EVTCHN_BIND, .domid = remote,
 	                           .arg = remote_port } };
-	int err = sim_call(e->fd, &c);
 
-	return err < 0 ? err : port_install(e, &c);
+	return port_take(e, &c, sim_call(e->fd, &c));
 }
 
 /* The hot path: one write(2), no daemon. */

@@ -5,7 +5,9 @@
  * Transport: one AF_UNIX SOCK_SEQPACKET socket per domain,
  * DIR/dom<N>/hyp.sock (found through $XVIO_SIM_HYP).  A connection acts as
  * domain N for its whole life; domain 0 is privileged.  The daemon closes
- * the connection when the domain is destroyed.
+ * the connection when the domain is destroyed.  A daemon out of file
+ * descriptors accepts and closes new connections at once (the client sees
+ * EOF or ECONNRESET) rather than leaving them pending.
  *
  * Exchange: strictly one request, then one reply, on a connection.  A
  * request is one datagram: struct xvio_sim_req followed by `count` payload
@@ -21,7 +23,9 @@
  * a well-formed request with bad values (ids, refs, ports, counts) gets
  * -errno and changes nothing.  A client that sends a second request before
  * reading the first reply may be disconnected when its socket buffer
- * fills.  The client (plat_sim.c) checks replies as well.
+ * fills.  The client (plat_sim.c) checks replies as well: it refuses a
+ * malformed one with -EPROTO and, if the header said the daemon made a
+ * share, map or port, releases it (abandon, unmap, unbind) first.
  *
  * Objects: shares and maps are named by 64-bit handles the daemon issues;
  * a handle is valid only on the connection that created it.  Event-channel
@@ -51,10 +55,17 @@
 /* Distinct granting domains in one map request (one fd each). */
 #define XVIO_SIM_MAX_MAP_DOMAINS 16u
 /* Pages mapped through one connection at a time (Linux gntdev has such a
- * per-file limit too). */
+ * per-file limit too); -ENOMEM beyond. */
 #define XVIO_SIM_MAX_CONN_MAPPED 65536u
-/* Connections accepted per domain; more are closed at once. */
-#define XVIO_SIM_MAX_CONNS 1024u
+/* Grant mappings held by all connections of one (mapping) domain at a
+ * time, as Xen's maptrack table bounds them: Xen's default of 1024
+ * maptrack frames x 512 entries.  Mapping the same grant twice takes two
+ * entries.  -ENOMEM beyond, until some are unmapped. */
+#define XVIO_SIM_MAX_MAPTRACK (1024u * 512u)
+/* Connections accepted per guest domain (dom0, which runs the backends of
+ * every guest, may have XVIO_SIM_MAX_CONNS_DOM0); more are closed at once. */
+#define XVIO_SIM_MAX_CONNS 256u
+#define XVIO_SIM_MAX_CONNS_DOM0 1024u
 /* Largest gfn space of a domain, in pages (64 GiB). */
 #define XVIO_SIM_MAX_DOM_PAGES (1u << 24)
 

@@ -193,6 +193,89 @@ bool ht_wait_info(const struct simtest *st, int domid,
 	return false;
 }
 
+/* ---- the daemon as a process ---- */
+
+/* A test that fails midway still shows the daemon's log. */
+static char g_log[64];
+static pid_t g_log_owner;
+
+static void log_at_exit(void)
+{
+	if (g_log[0] && getpid() == g_log_owner)
+		ht_log_finish(g_log);
+}
+
+void ht_start_logged(struct simtest *st, char *log, size_t len)
+{
+	int fd, saved;
+
+	CHECK((size_t)snprintf(log, len, "/tmp/xvio-hyplog-XXXXXX") < len);
+	fd = mkstemp(log);
+	CHECK(fd >= 0);
+	fflush(NULL);
+	saved = dup(2);
+	CHECK(saved >= 0);
+	CHECK(dup2(fd, 2) == 2);
+	close(fd);
+	simtest_start(st, NULL);
+	CHECK(dup2(saved, 2) == 2);
+	close(saved);
+	CHECK(strlen(log) < sizeof(g_log) && !g_log[0]);
+	strcpy(g_log, log);
+	g_log_owner = getpid();
+	atexit(log_at_exit);
+}
+
+int ht_log_count(const char *log, const char *needle)
+{
+	FILE *f = fopen(log, "r");
+	char line[4096];
+	int n = 0;
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		n += !needle || strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+void ht_log_finish(const char *log)
+{
+	FILE *f = fopen(log, "r");
+	char line[4096];
+
+	CHECK(f != NULL);
+	fprintf(stderr, "---- daemon log ----\n");
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fprintf(stderr, "---- end of daemon log ----\n");
+	fclose(f);
+	unlink(log);
+	if (strcmp(log, g_log) == 0)
+		g_log[0] = '\0';
+}
+
+long ht_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, stime;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold anything; fields restart after ')'. */
+	p = strrchr(buf, ')');
+	CHECK(p != NULL);
+	CHECK(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	             &ut, &stime) == 2);
+	return (long)((ut + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
 /* ---- this process ---- */
 
 int ht_count_fds(void)

@@ -83,6 +83,23 @@ int ht_info(const struct simtest *st, int domid, struct xvio_sim_dominfo *out);
 bool ht_wait_info(const struct simtest *st, int domid,
                   bool (*cond)(int err, const struct xvio_sim_dominfo *i, long arg), long arg);
 
+/* ---- the daemon as a process ---- */
+
+/*
+ * simtest_start with the daemon's stderr (its log) going to a fresh file,
+ * whose path is put in `log`; the test's own stderr is left as it was.
+ */
+void ht_start_logged(struct simtest *st, char *log, size_t len);
+
+/* Lines of the log containing `needle` (every line if NULL). */
+int ht_log_count(const char *log, const char *needle);
+
+/* Copy the log to our stderr (for the test's output), then remove it. */
+void ht_log_finish(const char *log);
+
+/* CPU time (user + system) the daemon has used so far, in milliseconds. */
+long ht_cpu_ms(pid_t pid);
+
 /* ---- this process ---- */
 
 int ht_count_fds(void);

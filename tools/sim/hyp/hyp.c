@@ -5,6 +5,11 @@
  * time.  Every datagram is validated here (size, padding, counts, no
  * ancillary data) before a handler in another file sees it; handlers then
  * validate the values.  A malformed datagram closes that connection only.
+ *
+ * The log is for operators, so a hostile client must not be able to fill
+ * it: drops are logged once per domain per HYP_LOG_INTERVAL_MS (the rest
+ * counted and summed up in the next line, or when the domain goes), and
+ * running out of file descriptors once per burst.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +18,8 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hyp_impl.h"
@@ -21,6 +28,12 @@
 
 /* Room for any request; a bigger one is truncated and refused. */
 #define REQ_MAX (sizeof(struct xvio_sim_req) + XVIO_SIM_MAX_BATCH * sizeof(uint64_t))
+
+/* At most one "dropping client" line per domain this often. */
+#define HYP_LOG_INTERVAL_MS 5000u
+/* A listener that cannot shed connections (no descriptor left even for
+ * that) is not polled for this long, instead of spinning. */
+#define HYP_PAUSE_NS 100000000L
 
 typedef int op_fn(struct hyp_conn *c, struct hyp_msg *m);
 
@@ -88,10 +101,38 @@ void hyp_conn_close(struct hyp_conn *c)
 	free(c);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Sum up the drops that were not logged. */
+static void drops_report(struct hyp_dom *d)
+{
+	if (!d->drops_quiet)
+		return;
+	fprintf(stderr, "xvio-sim: hyp: dom%u: dropped %u more clients (bad requests)\n",
+	        (unsigned)d->domid, (unsigned)d->drops_quiet);
+	d->drops_quiet = 0;
+}
+
 static void conn_drop(struct hyp_conn *c, const char *why)
 {
-	fprintf(stderr, "xvio-sim: hyp: dom%u: dropping client: %s\n",
-	        (unsigned)c->dom->domid, why);
+	struct hyp_dom *d = c->dom;
+	uint64_t now = now_ms();
+
+	if (d->drop_logged && now - d->drop_log_ms < HYP_LOG_INTERVAL_MS) {
+		d->drops_quiet++;
+	} else {
+		drops_report(d);
+		fprintf(stderr, "xvio-sim: hyp: dom%u: dropping client: %s\n",
+		        (unsigned)d->domid, why);
+		d->drop_logged = true;
+		d->drop_log_ms = now;
+	}
 	hyp_conn_close(c);
 }
 
@@ -251,7 +292,7 @@ static void accept_one(struct hyp_dom *d, int fd)
 {
 	struct hyp_conn *c;
 
-	if (d->nconns >= XVIO_SIM_MAX_CONNS) {
+	if (d->nconns >= (d->domid == 0 ? XVIO_SIM_MAX_CONNS_DOM0 : XVIO_SIM_MAX_CONNS)) {
 		close(fd);
 		return;
 	}
@@ -275,17 +316,78 @@ static void accept_one(struct hyp_dom *d, int fd)
 	d->nconns++;
 }
 
+static void timer_arm(struct hyp *h)
+{
+	struct itimerspec its = { .it_value = { .tv_nsec = HYP_PAUSE_NS } };
+
+	if (!h->timer_armed && timerfd_settime(h->tfd, 0, &its, NULL) == 0)
+		h->timer_armed = true;
+}
+
+/* Stop polling a listener for HYP_PAUSE_NS (see timer_cb). */
+static void listen_pause(struct hyp_dom *d)
+{
+	if (loop_mod(d->h->loop, d->lsrc, 0) < 0)
+		return;
+	d->lpaused = true;
+	timer_arm(d->h);
+}
+
+/* Re-enable paused listeners; if they still cannot accept, they pause
+ * again: a few syscalls ten times a second, not a spin. */
+static void timer_cb(void *arg, uint32_t events)
+{
+	struct hyp *h = arg;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(h->tfd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+		return;
+	h->timer_armed = false;
+	if (h->spare < 0)
+		h->spare = sim_spare_open();
+	for (unsigned i = 0; i < HYP_NDOMS; i++) {
+		struct hyp_dom *d = h->doms[i];
+
+		if (d && d->lpaused) {
+			if (loop_mod(h->loop, d->lsrc, EPOLLIN) == 0)
+				d->lpaused = false;
+			else
+				timer_arm(h);
+		}
+	}
+}
+
 static void listen_cb(void *arg, uint32_t events)
 {
 	struct hyp_dom *d = arg;
+	struct hyp *h = d->h;
 
+	(void)events;
 	/* Bounded: a burst of connects cannot keep us here forever. */
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = sim_accept(d->lfd, &h->spare);
 
-		if (fd < 0)
+		if (fd >= 0) {
+			h->emfile_logged = false;
+			accept_one(d, fd);
+			continue;
+		}
+		if (fd == -EINTR || fd == -ECONNABORTED)
+			continue;
+		if (fd != -EMFILE && fd != -ENFILE)
+			return;   /* -EAGAIN: none pending */
+		if (!h->emfile_logged) {
+			fprintf(stderr, "xvio-sim: hyp: dom%u: out of file descriptors, "
+			        "refusing connections\n", (unsigned)d->domid);
+			h->emfile_logged = true;
+		}
+		/* With the spare back, one pending connection was shed; without
+		 * it nothing could be, and the listener would stay readable. */
+		if (h->spare < 0) {
+			listen_pause(d);
 			return;
-		accept_one(d, fd);
+		}
 	}
 }
 
@@ -326,9 +428,11 @@ void hyp_dom_unlisten(struct hyp_dom *d)
 		unlink(d->path);
 		d->lfd = -1;
 		d->lsrc = NULL;
+		d->lpaused = false;
 	}
 	free(d->path);
 	d->path = NULL;
+	drops_report(d);
 }
 
 /* ---- the hypervisor ---- */
@@ -354,11 +458,15 @@ struct hyp *hyp_new(struct loop *l, const struct hyp_hooks *hooks)
 	h->loop = l;
 	if (hooks)
 		h->hooks = *hooks;
-	if (!hyp_dom_alloc(h, 0)) {
-		free(h);
+	raise_fd_limit();
+	/* Without a spare, sim_accept cannot shed; the timer retries. */
+	h->spare = sim_spare_open();
+	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	h->tsrc = h->tfd >= 0 ? loop_add(l, h->tfd, EPOLLIN, timer_cb, h) : NULL;
+	if (!h->tsrc || !hyp_dom_alloc(h, 0)) {
+		hyp_free(h);
 		return NULL;
 	}
-	raise_fd_limit();
 	return h;
 }
 
@@ -378,5 +486,10 @@ void hyp_free(struct hyp *h)
 		if (h->doms[i])
 			hyp_dom_free(h->doms[i]);
 	}
+	loop_del(h->loop, h->tsrc);
+	if (h->tfd >= 0)
+		close(h->tfd);
+	if (h->spare >= 0)
+		close(h->spare);
 	free(h);
 }

@@ -96,7 +96,9 @@ static int dom_grow(struct hyp_dom *d, uint64_t npages)
 		if (d->memfd < 0)
 			return -errno;
 		/* A new open of the same file, read-only: maps of read-only
-		 * grants come from it, so PROT_WRITE is refused by the kernel. */
+		 * grants come from it, so PROT_WRITE (and mprotect to it) is
+		 * refused on those mappings.  Not a barrier against the holder:
+		 * it could reopen the file read-write via /proc/self/fd. */
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", d->memfd);
 		d->rofd = open(path, O_RDONLY | O_CLOEXEC);
 		if (d->rofd < 0) {

@@ -11,9 +11,14 @@
  * Mapping side: a map names (domid, ref) pairs; only the grantee may map
  * an entry, and only read-only if the grant is.  The reply carries the
  * granting domains' memfds, read-only ones unless the map is writable, so
- * the kernel itself refuses a writable mapping of a read-only grant.  The
+ * the kernel refuses a writable mapping of a read-only grant from that fd
+ * (a process could still reopen it read-write through /proc: a model of
+ * Xen's rule, not a barrier, as all domains run as one uid).  The
  * daemon counts mappings per entry, per share and per domain: that count
  * is what keeps a share from ending and a dying domain from being freed.
+ * The mapping side is bounded per connection and, like Xen's maptrack
+ * table, per mapping domain (sim_proto.h): mapping one page many times
+ * costs the daemon memory per mapping, not per page.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -278,7 +283,8 @@ int hyp_op_gnt_map(struct hyp_conn *c, struct hyp_msg *m)
 	uint64_t id;
 	int err;
 
-	if (c->mapped + count > XVIO_SIM_MAX_CONN_MAPPED)
+	if (c->mapped + count > XVIO_SIM_MAX_CONN_MAPPED ||
+	    c->dom->maptrack + count > XVIO_SIM_MAX_MAPTRACK)
 		return -ENOMEM;
 	m->nfds = 0;
 	for (uint32_t i = 0; i < count; i++) {
@@ -318,6 +324,7 @@ int hyp_op_gnt_map(struct hyp_conn *c, struct hyp_msg *m)
 		mp->ents[i] = (struct hyp_map_ent){ .dom = gds[i], .ref = out[i].ref };
 	}
 	c->mapped += count;
+	c->dom->maptrack += count;
 	m->rep->val = id;
 	m->rep->count = count;
 	m->outlen = count * sizeof(*out);
@@ -326,6 +333,8 @@ int hyp_op_gnt_map(struct hyp_conn *c, struct hyp_msg *m)
 
 static void map_release(struct hyp_conn *c, struct hyp_map *mp)
 {
+	c->mapped -= mp->count;
+	c->dom->maptrack -= mp->count;
 	for (uint32_t i = 0; i < mp->count; i++) {
 		struct hyp_dom *gd = mp->ents[i].dom;
 		struct hyp_gnt *g = &gd->gnt[mp->ents[i].ref];
@@ -340,7 +349,6 @@ static void map_release(struct hyp_conn *c, struct hyp_map *mp)
 		 * refers to it then. */
 		hyp_dom_maybe_free(gd);
 	}
-	c->mapped -= mp->count;
 	free(mp);
 }
 

@@ -89,9 +89,17 @@ struct hyp_dom {
 	/* Processes: the listening socket and its connections. */
 	int lfd;
 	struct loop_src *lsrc;
+	bool lpaused;             /* not polled until the retry timer fires */
 	char *path;
 	struct hyp_conn *conns;
 	unsigned nconns;
+	uint32_t maptrack;        /* grant mappings held by its connections */
+
+	/* Rate limit for "dropping client" lines: the last one logged, and
+	 * how many drops were not logged since. */
+	bool drop_logged;
+	uint64_t drop_log_ms;
+	uint32_t drops_quiet;
 };
 
 struct hyp_conn {
@@ -107,6 +115,15 @@ struct hyp {
 	struct loop *loop;
 	struct hyp_hooks hooks;
 	struct hyp_dom *doms[HYP_NDOMS];
+
+	/* Out of file descriptors: a reserve fd to accept-and-close pending
+	 * connections with (see sim_accept), and a timer that re-enables
+	 * listeners paused when even that failed. */
+	int spare;
+	int tfd;
+	struct loop_src *tsrc;
+	bool timer_armed;
+	bool emfile_logged;       /* this burst of EMFILE was logged */
 };
 
 /* One request being served.  Handlers fill rep, the payload in out
