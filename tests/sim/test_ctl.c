@@ -5,11 +5,15 @@
  *   exec-foreign-pid  a client may enrol only itself for killing on destroy
  *   malformed         garbage, NULs, oversized and unknown requests get errors
  *   many-clients      clients beyond the limit are refused, the rest served
+ *   out-of-fds        a flood with no descriptor left rests, then is served
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -133,6 +137,81 @@ static void case_many_clients(void)
 	close(fd);
 }
 
+/* The daemon's CPU time in ms (the first field of schedstat is ns run). */
+static long daemon_cpu_ms(void)
+{
+	char path[64];
+	unsigned long long ns;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)st.pid);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	CHECK(fscanf(f, "%llu", &ns) == 1);
+	fclose(f);
+	return (long)(ns / 1000000u);
+}
+
+static void set_nofile(rlim_t soft)
+{
+	struct rlimit rl;
+
+	CHECK(prlimit(st.pid, RLIMIT_NOFILE, NULL, &rl) == 0);
+	rl.rlim_cur = soft;
+	CHECK(prlimit(st.pid, RLIMIT_NOFILE, &rl, NULL) == 0);
+}
+
+/* The reply to a request already sent, within timeout_ms. */
+static void expect_ok_within(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char rep[64];
+	ssize_t n;
+
+	CHECK(poll(&p, 1, timeout_ms) == 1);
+	n = recv(fd, rep, sizeof(rep), MSG_DONTWAIT);
+	CHECK(n == 2 && memcmp(rep, "ok", 2) == 0);
+}
+
+static void case_out_of_fds(void)
+{
+	/* Its limit at 3, the daemon has not even a slot to shed a
+	 * connection with: the listener must rest (SIM_LISTENER_PAUSE_MS at
+	 * a time) rather than spin on a connection it cannot accept, which
+	 * burnt ~100% CPU; once the limit is back the waiting clients are
+	 * served.  40 fits the control socket's backlog (64). */
+	enum { FLOOD = 40, WINDOW_MS = 2000, CPU_BOUND_MS = 400 };
+	int early = ctl_connect(), fds[FLOOD], fd;
+	struct rlimit rl;
+	long cpu;
+
+	/* Answered, so accepted before the limit drops. */
+	CHECK_STR(ask(early, "ping", 4), "ok");
+	CHECK(prlimit(st.pid, RLIMIT_NOFILE, NULL, &rl) == 0);
+	set_nofile(3);
+	for (int i = 0; i < FLOOD; i++) {
+		fds[i] = ctl_connect();
+		CHECK(send(fds[i], "ping", 4, MSG_NOSIGNAL) == 4);
+	}
+	cpu = daemon_cpu_ms();
+	usleep(WINDOW_MS * 1000);
+	cpu = daemon_cpu_ms() - cpu;
+	fprintf(stderr, "daemon CPU %ld ms over %d ms\n", cpu, WINDOW_MS);
+	CHECK_INT(cpu, <, CPU_BOUND_MS);
+	/* A client connected before keeps being served meanwhile. */
+	CHECK_STR(ask(early, "ping", 4), "ok");
+	set_nofile(rl.rlim_cur);
+	for (int i = 0; i < FLOOD; i++) {
+		expect_ok_within(fds[i], 10000);
+		close(fds[i]);
+	}
+	fd = ctl_connect();
+	CHECK_STR(ask(fd, "ping", 4), "ok");
+	close(fd);
+	close(early);
+	simtest_check_alive(&st);
+}
+
 static void setup(void)
 {
 	simtest_start(&st, NULL);
@@ -149,6 +228,7 @@ int main(int argc, char **argv)
 		{ "exec-foreign-pid", case_exec_foreign_pid },
 		{ "malformed", case_malformed },
 		{ "many-clients", case_many_clients },
+		{ "out-of-fds", case_out_of_fds },
 	};
 
 	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), setup, teardown);

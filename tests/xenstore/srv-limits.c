@@ -245,7 +245,7 @@ static void case_out_of_fds_no_spare(void)
 	before = xstest_control_num(D0, "stats", NULL, "accept-pauses");
 	CHECK(xstest_cmd(&T, "eat-fds 1") > 0);
 	fd = connect_dom0();
-	/* One pause per XSS_ACCEPT_PAUSE_MS (100 ms) at most: in 500 ms a
+	/* One pause per SIM_LISTENER_PAUSE_MS (100 ms) at most: in 500 ms a
 	 * handful, where a spinning listener would fail thousands of
 	 * accepts. */
 	usleep(500000);

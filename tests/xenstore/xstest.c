@@ -21,7 +21,7 @@
 
 #include "check.h"
 #include "loop.h"
-#include "xs_internal.h" /* the spare descriptor, for "eat-fds 1" */
+#include "listener.h" /* the spare descriptor, for "eat-fds 1" */
 #include "xstest.h"
 
 /* ---- the server child -------------------------------------------------------- */
@@ -58,10 +58,8 @@ static int child_listen(struct child *c, unsigned domid)
 /* Take every free descriptor (the test lowers RLIMIT_NOFILE first). */
 static int eat_fds(struct child *c, bool spare_too)
 {
-	if (spare_too && c->s->spare_fd >= 0) {
-		close(c->s->spare_fd);
-		c->s->spare_fd = -1;
-	}
+	if (spare_too)
+		sim_listener_drop_spare();
 	for (;;) {
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		int *more;

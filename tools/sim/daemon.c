@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "hyp.h"
+#include "listener.h"
 #include "loop.h"
 #include "reap.h"
 #include "sim.h"
-#include "unixsock.h"
 #include "xs_server.h"
 
 /* A process started by `xvio-sim exec` in a domain; killed on destroy. */
@@ -68,10 +68,8 @@ struct daemon {
 	struct dom *doms;
 	struct ctl_conn *conns;
 	unsigned n_conns;
-	int ctl_fd;
-	int spare_fd;        /* reserve for shedding connections at EMFILE */
-	bool emfile_logged;
-	struct loop_src *ctl_src;
+	struct sim_acceptor *ctl_acc;
+	struct sim_listener *ctl_ls;
 	int sig_fd;
 	struct loop_src *sig_src;
 };
@@ -464,21 +462,13 @@ static void ctl_conn_cb(void *arg, uint32_t events)
 	}
 }
 
-static void ctl_accept_cb(void *arg, uint32_t events)
+static void ctl_accepted(void *arg, int fd)
 {
 	struct daemon *d = arg;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct ctl_conn *c;
-	int fd = sim_accept(d->ctl_fd, &d->spare_fd);
 
-	if (fd == -EMFILE && !d->emfile_logged) {
-		logmsg("out of file descriptors: refusing control connections");
-		d->emfile_logged = true;
-	}
-	if (fd < 0)
-		return;
-	d->emfile_logged = false;
 	if (d->n_conns >= CTL_MAX_CONNS ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
 	    !(c = calloc(1, sizeof(*c)))) {
@@ -498,6 +488,21 @@ static void ctl_accept_cb(void *arg, uint32_t events)
 	d->conns = c;
 	d->n_conns++;
 }
+
+/* Once per burst: called again only after a connection was accepted. */
+static void ctl_refusing(void *arg, int err)
+{
+	(void)arg;
+	if (err == EMFILE || err == ENFILE)
+		logmsg("out of file descriptors: refusing control connections");
+	else
+		logmsg("cannot accept control connections: %s", strerror(err));
+}
+
+static const struct sim_acceptor_ops ctl_acceptor_ops = {
+	.accepted = ctl_accepted,
+	.refusing = ctl_refusing,
+};
 
 static void signal_cb(void *arg, uint32_t events)
 {
@@ -579,13 +584,12 @@ static int setup(struct daemon *d, const struct sim_start_opts *o)
 	    (err = xss_write(d->xss, "/local/domain/0/domid", "0")) < 0)
 		return err;
 	xss_domain_introduce(d->xss, 0);
-	d->spare_fd = sim_spare_open();
+	d->ctl_acc = sim_acceptor_new(d->loop, &ctl_acceptor_ops);
+	if (!d->ctl_acc)
+		return -errno;
 	snprintf(path, sizeof(path), "%s/control.sock", d->dir);
-	d->ctl_fd = sim_listen_unix(path, SOCK_SEQPACKET, 64);
-	if (d->ctl_fd < 0)
-		return d->ctl_fd;
-	d->ctl_src = loop_add(d->loop, d->ctl_fd, EPOLLIN, ctl_accept_cb, d);
-	return d->ctl_src ? 0 : -errno;
+	d->ctl_ls = sim_listener_open(d->ctl_acc, path, SOCK_SEQPACKET, 64, d);
+	return d->ctl_ls ? 0 : -errno;
 }
 
 static void teardown(struct daemon *d)
@@ -595,15 +599,8 @@ static void teardown(struct daemon *d)
 	destroy_all(d);
 	while (d->conns)
 		ctl_conn_close(d, d->conns);
-	if (d->ctl_src)
-		loop_del(d->loop, d->ctl_src);
-	if (d->ctl_fd > 0) {
-		close(d->ctl_fd);
-		snprintf(path, sizeof(path), "%s/control.sock", d->dir);
-		unlink(path);
-	}
-	if (d->spare_fd >= 0)
-		close(d->spare_fd);
+	/* Unlinks control.sock, only if this daemon made it. */
+	sim_acceptor_free(d->ctl_acc);
 	if (d->sig_src)
 		loop_del(d->loop, d->sig_src);
 	if (d->sig_fd > 0)
@@ -682,7 +679,7 @@ static int daemonize(const char *dir, int *ready_fd)
 
 int sim_daemon_start(const struct sim_start_opts *o)
 {
-	struct daemon d = { .dir = o->dir, .ctl_fd = -1, .sig_fd = -1, .spare_fd = -1 };
+	struct daemon d = { .dir = o->dir, .sig_fd = -1 };
 	int ready_fd = -1, err;
 
 	if (mkdir(o->dir, 0755) < 0 && errno != EEXIST) {

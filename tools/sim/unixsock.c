@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,27 +39,4 @@ int sim_listen_unix(const char *path, int type, int backlog)
 		return err;
 	}
 	return fd;
-}
-
-int sim_spare_open(void)
-{
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	return fd < 0 ? -errno : fd;
-}
-
-int sim_accept(int lfd, int *spare)
-{
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-	if (fd >= 0)
-		return fd;
-	if ((errno != EMFILE && errno != ENFILE) || !spare || *spare < 0)
-		return -errno;
-	close(*spare);
-	fd = accept(lfd, NULL, NULL);
-	if (fd >= 0)
-		close(fd);
-	*spare = sim_spare_open();
-	return -EMFILE;
 }

@@ -2,6 +2,7 @@
 /*
  * Listening AF_UNIX sockets for the simulator's daemon, xenstore server
  * and hypervisor: one place decides how a socket path is claimed.
+ * Accepting on them is listener.h's.
  */
 #ifndef SIM_UNIXSOCK_H
 #define SIM_UNIXSOCK_H
@@ -16,18 +17,5 @@
  * The caller owns the fd and unlinks `path` when it stops listening.
  */
 int sim_listen_unix(const char *path, int type, int backlog);
-
-/*
- * Accept a connection, close-on-exec and non-blocking.  Out of file
- * descriptors, a pending connection would keep the listener readable and
- * spin the event loop; instead it is accepted through `*spare` (a
- * descriptor kept in reserve, see sim_spare_open) and closed at once.
- * Returns the new fd; -EMFILE when a connection was shed that way; -EAGAIN
- * when none is pending; another -errno.
- */
-int sim_accept(int lfd, int *spare);
-
-/* A descriptor to keep in reserve for sim_accept (-errno on failure). */
-int sim_spare_open(void);
 
 #endif

@@ -9,7 +9,8 @@
  * The log is for operators, so a hostile client must not be able to fill
  * it: drops are logged once per domain per HYP_LOG_INTERVAL_MS (the rest
  * counted and summed up in the next line, or when the domain goes), and
- * running out of file descriptors once per burst.
+ * running out of file descriptors once per burst (listener.h sheds or
+ * pauses; a burst ends when a connection is accepted again).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,22 +19,18 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hyp_impl.h"
+#include "listener.h"
 #include "loop.h"
-#include "unixsock.h"
 
 /* Room for any request; a bigger one is truncated and refused. */
 #define REQ_MAX (sizeof(struct xvio_sim_req) + XVIO_SIM_MAX_BATCH * sizeof(uint64_t))
 
 /* At most one "dropping client" line per domain this often. */
 #define HYP_LOG_INTERVAL_MS 5000u
-/* A listener that cannot shed connections (no descriptor left even for
- * that) is not polled for this long, instead of spinning. */
-#define HYP_PAUSE_NS 100000000L
 
 typedef int op_fn(struct hyp_conn *c, struct hyp_msg *m);
 
@@ -288,8 +285,10 @@ static void conn_cb(void *arg, uint32_t events)
 	}
 }
 
-static void accept_one(struct hyp_dom *d, int fd)
+/* A new connection for domain d (a sim_acceptor_ops callback). */
+static void accepted(void *arg, int fd)
 {
+	struct hyp_dom *d = arg;
 	struct hyp_conn *c;
 
 	if (d->nconns >= (d->domid == 0 ? XVIO_SIM_MAX_CONNS_DOM0 : XVIO_SIM_MAX_CONNS)) {
@@ -316,105 +315,35 @@ static void accept_one(struct hyp_dom *d, int fd)
 	d->nconns++;
 }
 
-static void timer_arm(struct hyp *h)
-{
-	struct itimerspec its = { .it_value = { .tv_nsec = HYP_PAUSE_NS } };
-
-	if (!h->timer_armed && timerfd_settime(h->tfd, 0, &its, NULL) == 0)
-		h->timer_armed = true;
-}
-
-/* Stop polling a listener for HYP_PAUSE_NS (see timer_cb). */
-static void listen_pause(struct hyp_dom *d)
-{
-	if (loop_mod(d->h->loop, d->lsrc, 0) < 0)
-		return;
-	d->lpaused = true;
-	timer_arm(d->h);
-}
-
-/* Re-enable paused listeners; if they still cannot accept, they pause
- * again: a few syscalls ten times a second, not a spin. */
-static void timer_cb(void *arg, uint32_t events)
-{
-	struct hyp *h = arg;
-	uint64_t ticks;
-
-	(void)events;
-	if (read(h->tfd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
-		return;
-	h->timer_armed = false;
-	if (h->spare < 0)
-		h->spare = sim_spare_open();
-	for (unsigned i = 0; i < HYP_NDOMS; i++) {
-		struct hyp_dom *d = h->doms[i];
-
-		if (d && d->lpaused) {
-			if (loop_mod(h->loop, d->lsrc, EPOLLIN) == 0)
-				d->lpaused = false;
-			else
-				timer_arm(h);
-		}
-	}
-}
-
-static void listen_cb(void *arg, uint32_t events)
+/* Once per burst: the acceptor calls this again only after a connection
+ * was accepted in between. */
+static void refusing(void *arg, int err)
 {
 	struct hyp_dom *d = arg;
-	struct hyp *h = d->h;
 
-	(void)events;
-	/* Bounded: a burst of connects cannot keep us here forever. */
-	for (int i = 0; i < 64; i++) {
-		int fd = sim_accept(d->lfd, &h->spare);
-
-		if (fd >= 0) {
-			h->emfile_logged = false;
-			accept_one(d, fd);
-			continue;
-		}
-		if (fd == -EINTR || fd == -ECONNABORTED)
-			continue;
-		if (fd != -EMFILE && fd != -ENFILE)
-			return;   /* -EAGAIN: none pending */
-		if (!h->emfile_logged) {
-			fprintf(stderr, "xvio-sim: hyp: dom%u: out of file descriptors, "
-			        "refusing connections\n", (unsigned)d->domid);
-			h->emfile_logged = true;
-		}
-		/* With the spare back, one pending connection was shed; without
-		 * it nothing could be, and the listener would stay readable. */
-		if (h->spare < 0) {
-			listen_pause(d);
-			return;
-		}
-	}
+	if (err == EMFILE || err == ENFILE)
+		fprintf(stderr, "xvio-sim: hyp: dom%u: out of file descriptors, "
+		        "refusing connections\n", (unsigned)d->domid);
+	else
+		fprintf(stderr, "xvio-sim: hyp: dom%u: cannot accept connections: %s\n",
+		        (unsigned)d->domid, strerror(err));
 }
+
+static const struct sim_acceptor_ops acceptor_ops = {
+	.accepted = accepted,
+	.refusing = refusing,
+};
 
 int hyp_listen(struct hyp *h, uint16_t domid, const char *path)
 {
 	struct hyp_dom *d = hyp_dom_get(h, domid);
-	int fd, err;
 
 	if (!d)
 		return -ESRCH;
-	if (d->lfd >= 0)
+	if (d->ls)
 		return -EBUSY;
-	fd = sim_listen_unix(path, SOCK_SEQPACKET, 64);
-	if (fd < 0)
-		return fd;
-	d->path = strdup(path);
-	d->lsrc = d->path ? loop_add(h->loop, fd, EPOLLIN, listen_cb, d) : NULL;
-	if (!d->lsrc) {
-		err = d->path ? -errno : -ENOMEM;
-		close(fd);
-		unlink(path);
-		free(d->path);
-		d->path = NULL;
-		return err;
-	}
-	d->lfd = fd;
-	return 0;
+	d->ls = sim_listener_open(h->acc, path, SOCK_SEQPACKET, 64, d);
+	return d->ls ? 0 : -errno;
 }
 
 /* Stop serving a domain: no new connections, none left. */
@@ -422,16 +351,8 @@ void hyp_dom_unlisten(struct hyp_dom *d)
 {
 	while (d->conns)
 		hyp_conn_close(d->conns);
-	if (d->lfd >= 0) {
-		loop_del(d->h->loop, d->lsrc);
-		close(d->lfd);
-		unlink(d->path);
-		d->lfd = -1;
-		d->lsrc = NULL;
-		d->lpaused = false;
-	}
-	free(d->path);
-	d->path = NULL;
+	sim_listener_close(d->ls);
+	d->ls = NULL;
 	drops_report(d);
 }
 
@@ -459,11 +380,8 @@ struct hyp *hyp_new(struct loop *l, const struct hyp_hooks *hooks)
 	if (hooks)
 		h->hooks = *hooks;
 	raise_fd_limit();
-	/* Without a spare, sim_accept cannot shed; the timer retries. */
-	h->spare = sim_spare_open();
-	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	h->tsrc = h->tfd >= 0 ? loop_add(l, h->tfd, EPOLLIN, timer_cb, h) : NULL;
-	if (!h->tsrc || !hyp_dom_alloc(h, 0)) {
+	h->acc = sim_acceptor_new(l, &acceptor_ops);
+	if (!h->acc || !hyp_dom_alloc(h, 0)) {
 		hyp_free(h);
 		return NULL;
 	}
@@ -486,10 +404,6 @@ void hyp_free(struct hyp *h)
 		if (h->doms[i])
 			hyp_dom_free(h->doms[i]);
 	}
-	loop_del(h->loop, h->tsrc);
-	if (h->tfd >= 0)
-		close(h->tfd);
-	if (h->spare >= 0)
-		close(h->spare);
+	sim_acceptor_free(h->acc);
 	free(h);
 }

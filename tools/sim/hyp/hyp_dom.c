@@ -45,7 +45,7 @@ struct hyp_dom *hyp_dom_alloc(struct hyp *h, uint16_t domid)
 		return NULL;
 	d->h = h;
 	d->domid = domid;
-	d->memfd = d->rofd = d->lfd = -1;
+	d->memfd = d->rofd = -1;
 	h->doms[domid] = d;
 	return d;
 }

@@ -31,6 +31,8 @@
 #define HYP_NDOMS DOMID_FIRST_RESERVED
 
 struct loop_src;
+struct sim_acceptor;
+struct sim_listener;
 struct hyp_conn;
 struct hyp_share;
 
@@ -87,10 +89,7 @@ struct hyp_dom {
 	uint32_t ports_bound;
 
 	/* Processes: the listening socket and its connections. */
-	int lfd;
-	struct loop_src *lsrc;
-	bool lpaused;             /* not polled until the retry timer fires */
-	char *path;
+	struct sim_listener *ls;
 	struct hyp_conn *conns;
 	unsigned nconns;
 	uint32_t maptrack;        /* grant mappings held by its connections */
@@ -116,14 +115,8 @@ struct hyp {
 	struct hyp_hooks hooks;
 	struct hyp_dom *doms[HYP_NDOMS];
 
-	/* Out of file descriptors: a reserve fd to accept-and-close pending
-	 * connections with (see sim_accept), and a timer that re-enables
-	 * listeners paused when even that failed. */
-	int spare;
-	int tfd;
-	struct loop_src *tsrc;
-	bool timer_armed;
-	bool emfile_logged;       /* this burst of EMFILE was logged */
+	/* Every domain's listener; sheds or pauses out of descriptors. */
+	struct sim_acceptor *acc;
 };
 
 /* One request being served.  Handlers fill rep, the payload in out

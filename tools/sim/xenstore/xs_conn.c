@@ -25,25 +25,23 @@
  * Admission: a connection is accepted and closed at once if it would take
  * its domain past the "connections" quota (domain 0 is exempt), the guests
  * together past the global limit less XSS_DOM0_CONNS, or everyone past
- * the global limit (xs_conn_limit).  Out of descriptors, a listener
- * accepts and drops pending connections with a spare descriptor kept for
- * that; if even that fails, the listeners stop polling for
- * XSS_ACCEPT_PAUSE_MS rather than spin.  Log lines a client can cause
- * again and again are rate-limited (xs_dom_log).
+ * the global limit (xs_conn_limit).  Out of descriptors, pending
+ * connections are shed or the listeners pause (listener.h); that is
+ * logged once per burst, and at most once per XSS_LOG_INTERVAL_MS.  Log
+ * lines a client can cause again and again are rate-limited (xs_dom_log).
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "listener.h"
 #include "loop.h"
-#include "unixsock.h"
 #include "xs_internal.h"
 
 struct xs_out {
@@ -56,10 +54,8 @@ struct xs_out {
 struct xs_listener {
 	struct xs_listener *next;
 	struct xss *s;
-	int fd;
 	uint16_t domid;
-	char *path;
-	struct loop_src *src;
+	struct sim_listener *ls;
 };
 
 #define HDR_LEN sizeof(struct xsd_sockmsg)
@@ -463,20 +459,8 @@ static void admit(struct xs_listener *l, int fd, unsigned limit)
 	new_conn(l, d, fd);
 }
 
-static void fd_note(struct xss *s, const char *what)
-{
-	unsigned long held;
-
-	if (!xs_ratelog_allow(&s->fd_log, &held))
-		return;
-	if (held)
-		xs_log("%s (%lu more not logged)", what, held);
-	else
-		xs_log("%s", what);
-}
-
-/* Accepting works again: say how many were refused since the last line
- * (at most once per interval, like the lines themselves). */
+/* Accepting works again: say how many refusal lines were left out (at
+ * most once per interval, like the lines themselves). */
 static void fd_recovered(struct xss *s)
 {
 	unsigned long held;
@@ -486,123 +470,49 @@ static void fd_recovered(struct xss *s)
 		       held);
 }
 
-/* Out of descriptors: accept one pending connection on the spare
- * descriptor and drop it, so the listener does not stay readable.
- * 1: dropped one (or it went away by itself); 0: nothing was pending;
- * -1: cannot (pause instead). */
-static int shed(struct xs_listener *l)
-{
-	struct xss *s = l->s;
-	int fd, err;
-
-	if (s->spare_fd < 0)
-		return -1;
-	close(s->spare_fd);
-	fd = accept(l->fd, NULL, NULL);
-	err = errno;
-	if (fd >= 0)
-		close(fd);
-	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (err == EAGAIN || err == EWOULDBLOCK)
-			return 0;
-		return err == EINTR || err == ECONNABORTED ? 1 : -1;
-	}
-	s->shed++;
-	fd_note(s, "out of file descriptors, refusing connections");
-	return 1;
-}
-
-static void set_listening(struct xss *s, bool on)
-{
-	for (struct xs_listener *l = s->listeners; l; l = l->next)
-		loop_mod(s->loop, l->src, on ? EPOLLIN : 0);
-}
-
-/* Stop accepting for a moment: level-triggered epoll would otherwise
- * call us again at once for a connection we cannot take. */
-static void pause_accepting(struct xss *s, int err)
-{
-	struct itimerspec its = {
-		.it_value = { .tv_nsec = XSS_ACCEPT_PAUSE_MS * 1000000L },
-	};
-
-	if (s->paused)
-		return;
-	s->accept_pauses++;
-	if (timerfd_settime(s->pause_fd, 0, &its, NULL) < 0)
-		return; /* cannot happen with a valid timerfd */
-	set_listening(s, false);
-	s->paused = true;
-	fd_note(s, err == EMFILE || err == ENFILE ?
-	        "out of file descriptors, pausing accepts" :
-	        "cannot accept connections, pausing accepts");
-}
-
-static void on_pause_end(void *arg, uint32_t events)
-{
-	struct xss *s = arg;
-	uint64_t ticks;
-
-	(void)events;
-	if (read(s->pause_fd, &ticks, sizeof(ticks)) < 0)
-		return;
-	if (s->spare_fd < 0)
-		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	s->paused = false;
-	set_listening(s, true);
-}
-
-static void on_accept(void *arg, uint32_t events)
+static void on_accepted(void *arg, int fd)
 {
 	struct xs_listener *l = arg;
-	unsigned limit = xs_conn_limit(l->s);
 
-	(void)events;
-	for (unsigned i = 0; i < 64; i++) {
-		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			int err = errno, r = -1;
-
-			if (err == EINTR || err == ECONNABORTED)
-				continue;
-			if (err == EAGAIN || err == EWOULDBLOCK)
-				return;
-			l->s->accept_failures++;
-			if (err == EMFILE || err == ENFILE)
-				r = shed(l);
-			if (r == 0)
-				return;
-			if (r < 0) {
-				pause_accepting(l->s, err);
-				return;
-			}
-			continue;
-		}
-		fd_recovered(l->s);
-		admit(l, fd, limit);
-	}
+	fd_recovered(l->s);
+	admit(l, fd, xs_conn_limit(l->s));
 }
+
+/* A burst of refusals starts (listener.h sheds or pauses). */
+static void on_refusing(void *arg, int err)
+{
+	struct xs_listener *l = arg;
+	unsigned long held;
+	char what[128];
+
+	if (!xs_ratelog_allow(&l->s->fd_log, &held))
+		return;
+	if (err == EMFILE || err == ENFILE)
+		snprintf(what, sizeof(what), "out of file descriptors, refusing connections");
+	else
+		snprintf(what, sizeof(what), "cannot accept connections (%s), pausing accepts",
+		         strerror(err));
+	if (held)
+		xs_log("%s (%lu more not logged)", what, held);
+	else
+		xs_log("%s", what);
+}
+
+static const struct sim_acceptor_ops acceptor_ops = {
+	.accepted = on_accepted,
+	.refusing = on_refusing,
+};
 
 int xs_conn_init(struct xss *s)
 {
-	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	s->pause_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->spare_fd < 0 || s->pause_fd < 0)
-		return -errno;
-	s->pause_src = loop_add(s->loop, s->pause_fd, EPOLLIN, on_pause_end, s);
-	return s->pause_src ? 0 : -errno;
+	s->acc = sim_acceptor_new(s->loop, &acceptor_ops);
+	return s->acc ? 0 : -errno;
 }
 
 void xs_conn_fini(struct xss *s)
 {
-	if (s->pause_src)
-		loop_del(s->loop, s->pause_src);
-	if (s->pause_fd >= 0)
-		close(s->pause_fd);
-	if (s->spare_fd >= 0)
-		close(s->spare_fd);
+	sim_acceptor_free(s->acc);
+	s->acc = NULL;
 }
 
 /* ---- listeners -------------------------------------------------------------- */
@@ -610,40 +520,26 @@ void xs_conn_fini(struct xss *s)
 int xs_listen_add(struct xss *s, uint16_t domid, const char *path)
 {
 	struct xs_listener *l = calloc(1, sizeof(*l));
-	int r;
 
 	if (!l)
 		return -ENOMEM;
 	l->s = s;
 	l->domid = domid;
-	l->fd = sim_listen_unix(path, SOCK_STREAM, 128);
-	if (l->fd < 0) {
-		r = l->fd;
+	l->ls = sim_listener_open(s->acc, path, SOCK_STREAM, 128, l);
+	if (!l->ls) {
+		int err = -errno;
+
 		free(l);
-		return r;
-	}
-	l->path = strdup(path);
-	l->src = l->path ? loop_add(s->loop, l->fd, s->paused ? 0 : EPOLLIN,
-	                            on_accept, l) : NULL;
-	if (!l->src) {
-		r = l->path ? -errno : -ENOMEM;
-		close(l->fd);
-		unlink(path);
-		free(l->path);
-		free(l);
-		return r;
+		return err;
 	}
 	l->next = s->listeners;
 	s->listeners = l;
 	return 0;
 }
 
-static void listener_close(struct xss *s, struct xs_listener *l)
+static void listener_close(struct xs_listener *l)
 {
-	loop_del(s->loop, l->src);
-	close(l->fd);
-	unlink(l->path);
-	free(l->path);
+	sim_listener_close(l->ls);
 	free(l);
 }
 
@@ -656,7 +552,7 @@ void xs_listen_close_dom(struct xss *s, uint16_t domid)
 
 		if (l->domid == domid) {
 			*pp = l->next;
-			listener_close(s, l);
+			listener_close(l);
 		} else {
 			pp = &l->next;
 		}
@@ -669,6 +565,6 @@ void xs_listen_close_all(struct xss *s)
 		struct xs_listener *l = s->listeners;
 
 		s->listeners = l->next;
-		listener_close(s, l);
+		listener_close(l);
 	}
 }

@@ -60,8 +60,6 @@
  * (ENOSPC beyond).  Events are merged per (kind, path), and a transaction
  * touches at most XSS_TXN_NODES paths, so this is a backstop. */
 #define XSS_TXN_EVENTS (2u * XSS_TXN_NODES)
-/* Out of descriptors with no spare to shed with: listeners pause this long. */
-#define XSS_ACCEPT_PAUSE_MS 100
 /* Per domain and kind, at most one log line per interval (counts kept). */
 #define XSS_LOG_INTERVAL_MS 10000u
 /* Requests handled per readiness callback, for fairness between clients. */
@@ -279,6 +277,7 @@ void xs_dom_log_flush(struct xs_dom *d);
 /* ---- the server ---------------------------------------------------------- */
 
 struct xs_listener;
+struct sim_acceptor;
 
 struct xss {
 	struct loop *loop;
@@ -291,13 +290,8 @@ struct xss {
 	struct xs_conn *conns; /* doubly linked */
 	unsigned nconns;
 	unsigned nconns_dom0;
-	int spare_fd;          /* closed to accept-and-drop on EMFILE */
-	int pause_fd;          /* timerfd: listeners resume after a pause */
-	struct loop_src *pause_src;
-	bool paused;
+	struct sim_acceptor *acc; /* every listener; sheds, pauses, counts */
 	struct xs_ratelog fd_log; /* "out of file descriptors" */
-	unsigned long shed;       /* connections dropped for lack of fds */
-	unsigned long accept_failures, accept_pauses;
 	struct xs_perm *intro_perms, *release_perms;
 	uint32_t n_intro_perms, n_release_perms;
 	unsigned long events_dropped;
@@ -447,7 +441,7 @@ struct xs_conn {
 	uint32_t next_txid;
 };
 
-/* The spare descriptor and the accept-pause timer (xss_new/xss_free). */
+/* The acceptor the listeners are opened with (xss_new/xss_free). */
 int xs_conn_init(struct xss *s);
 void xs_conn_fini(struct xss *s);
 /* Connections over all domains: XSS_MAX_CONNS, or half the descriptor

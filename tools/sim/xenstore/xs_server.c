@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listener.h"
 #include "xs_internal.h"
 
 static const struct xss_quota default_quota = {
@@ -166,7 +167,6 @@ struct xss *xss_new(struct loop *l, const struct xss_hooks *hooks,
 	if (hooks)
 		s->hooks = *hooks;
 	s->quota = quota ? *quota : default_quota;
-	s->spare_fd = s->pause_fd = -1;
 	err = xs_conn_init(s);
 	if (err < 0) {
 		xss_free(s);
@@ -456,12 +456,13 @@ static int control_quota(struct xs_req *r, const char *arg)
 static int control_stats(struct xs_req *r)
 {
 	struct xss *s = r->v.s;
+	const struct sim_acceptor_stats *as = sim_acceptor_stats(s->acc);
 	char buf[512];
 
 	snprintf(buf, sizeof(buf),
 	         "connections %u\nconnections-shed %lu\naccept-failures %lu\n"
 	         "accept-pauses %lu\nkey-bytes %llu\nwatch-events-dropped %lu\n",
-	         s->nconns, s->shed, s->accept_failures, s->accept_pauses,
+	         s->nconns, as->shed, as->failures, as->pauses,
 	         xs_key_bytes(), s->events_dropped);
 	return xs_req_reply_str(r, buf);
 }
