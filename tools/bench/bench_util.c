@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the benchmarks: time, errors, a private simulator. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+double g_seconds = 2.0;
+
+double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void die(const char *what, int err)
+{
+	fprintf(stderr, "xvio-bench: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+/* ---- a private simulator ---- */
+
+static void find_sim(struct sim *s)
+{
+	const char *env = getenv("XVIO_SIM");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(s->bin, sizeof(s->bin), "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		/* the build tree (tools/sim/) or an installed bin/ */
+		snprintf(s->bin, sizeof(s->bin), "%.4000s/sim/xvio-sim", self);
+		if (access(s->bin, X_OK) == 0)
+			return;
+		snprintf(s->bin, sizeof(s->bin), "%.4000s/xvio-sim", self);
+		if (access(s->bin, X_OK) == 0)
+			return;
+	}
+	snprintf(s->bin, sizeof(s->bin), "xvio-sim");
+}
+
+static int run(const char *const *argv, char *out, size_t outlen)
+{
+	int pfd[2], status;
+	pid_t pid;
+	size_t used = 0;
+
+	if (pipe(pfd) < 0)
+		die("pipe", errno);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (ssize_t n; out && used + 1 < outlen &&
+	     (n = read(pfd[0], out + used, outlen - 1 - used)) > 0;)
+		used += (size_t)n;
+	if (out)
+		out[used] = '\0';
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void sim_start(struct sim *s)
+{
+	find_sim(s);
+	snprintf(s->dir, sizeof(s->dir), "/tmp/xvio-bench-XXXXXX");
+	if (!mkdtemp(s->dir))
+		die("mkdtemp", errno);
+	{
+		const char *argv[] = { s->bin, "start", "--state-dir", s->dir, NULL };
+
+		if (run(argv, NULL, 0) != 0) {
+			fprintf(stderr, "xvio-bench: cannot start %s\n", s->bin);
+			exit(1);
+		}
+	}
+}
+
+int sim_create(struct sim *s, const char *name)
+{
+	char cfg[PATH_MAX], out[256];
+	const char *argv[] = { s->bin, "--state-dir", s->dir, "create", cfg, NULL };
+	FILE *f;
+	char *p;
+
+	snprintf(cfg, sizeof(cfg), "%s/%s.cfg", s->dir, name);
+	f = fopen(cfg, "w");
+	if (!f)
+		die("config", errno);
+	fprintf(f, "name = \"%s\"\nmemory = 64\n", name);
+	fclose(f);
+	if (run(argv, out, sizeof(out)) != 0 || !(p = strstr(out, "(id "))) {
+		fprintf(stderr, "xvio-bench: cannot create a domain\n");
+		exit(1);
+	}
+	return atoi(p + 4);
+}
+
+void sim_enter(const struct sim *s, int domid)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s/dom%d/xenstored.sock", s->dir, domid);
+	setenv("XENSTORED_PATH", buf, 1);
+	snprintf(buf, sizeof(buf), "%s/dom%d/hyp.sock", s->dir, domid);
+	setenv("XVIO_SIM_HYP", buf, 1);
+	snprintf(buf, sizeof(buf), "%d", domid);
+	setenv("XVIO_DOMID", buf, 1);
+	setenv("XVIO_PLATFORM", "sim", 1);
+}
+
+void sim_stop(struct sim *s)
+{
+	const char *argv[] = { s->bin, "--state-dir", s->dir, "stop", NULL };
+	char path[PATH_MAX];
+
+	run(argv, NULL, 0);
+	snprintf(path, sizeof(path), "%s/xvio-sim.log", s->dir);
+	unlink(path);
+	rmdir(s->dir);
+}
+
