@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install every build and test dependency of xvio on Debian 12 (bookworm).
 # Idempotent: does nothing when everything is already there.
+#   install-deps.sh          what the build and the test suite need
+#   install-deps.sh fuzz     also clang and libFuzzer (tools/scripts/fuzz.sh)
 set -eu
 
 PKGS="
@@ -10,6 +12,9 @@ PKGS="
   valgrind
   procps iproute2 util-linux
 "
+if [ "${1:-}" = fuzz ]; then
+	PKGS="$PKGS clang libclang-rt-14-dev"
+fi
 
 missing=""
 for p in $PKGS; do
