@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration and slow: many requests of random shapes between
+ * xvio-testfront (a guest) and xvio-testback (dom0), every byte of every
+ * answer checked by the frontend, each request handed back exactly once.
+ * Shapes: 1..16 readable and 0..16 writable segments, 1 byte .. 4 MiB
+ * each (mostly small), indirect tables on for half the requests, two
+ * queues, spinning on.
+ *
+ * data-area      100k requests, data-area mode
+ * grant          100k requests, grant mode
+ * no-event-idx   50k requests without EVENT_IDX and without spinning: flag
+ *                based suppression and sleeping on every request
+ * long (slow)    8M requests in data-area mode, then 2M in grant mode,
+ *                on two devices of one backend (the figures go to the log)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xptest.h"
+
+static struct simtest st;
+
+/* Run one frontend to completion on `devid`; returns its done line. */
+static void run_front(int dom, unsigned devid, const char *mode, const char *requests,
+                      const char *const *extra, int timeout_s, char *line, size_t size)
+{
+	const char *argv[24] = {
+		"--devid", NULL, "--mode", mode, "--requests", requests, "--queues", "2",
+		"--queue-size", "256", "--area-pages", "4096", "--max-seg", "4194304",
+		"--max-segs", "32",
+	};
+	char id[16];
+	struct xp_proc fe;
+	int n = 16;
+
+	snprintf(id, sizeof(id), "%u", devid);
+	argv[1] = id;
+	for (; extra && *extra && n < 22; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	xp_startv(&fe, &st, dom, "xvio-testfront", argv);
+	xp_expect(&fe, "done", line, size, timeout_s * 1000);
+	fprintf(stderr, "%s: %s\n", mode, line);
+	CHECK_INT(xp_field(line, "completed"), ==, strtoull(requests, NULL, 10));
+	CHECK_INT(xp_field(line, "errors"), ==, 0);
+	CHECK_INT(xp_field(line, "dups"), ==, 0);
+	CHECK_INT(xp_field(line, "sessions"), ==, 1);
+	CHECK_INT(xp_wait_exit(&fe, 30), ==, 0);
+}
+
+static void stream(const char *mode, const char *requests, const char *const *extra,
+                   const char *be_spin, int timeout_s)
+{
+	struct xs_handle *xs0;
+	struct xp_proc be;
+	struct xp_dev d;
+	char line[512];
+	int dom;
+
+	simtest_start(&st, NULL);
+	dom = xp_guest(&st);
+	xs0 = xp_xs(&st, 0);
+	xp_make_device(xs0, dom, 1, &d);
+	xp_start(&be, &st, 0, "xvio-testback", "--spin-us", be_spin, NULL);
+	xp_expect(&be, "ready", NULL, 0, XP_TIMEOUT_MS);
+	run_front(dom, 1, mode, requests, extra, timeout_s, line, sizeof(line));
+	CHECK_INT(xp_term(&be), ==, 0);
+	xs_close(xs0);
+	simtest_stop(&st);
+}
+
+static void test_data_area(void)
+{
+	stream("data-area", "100000", NULL, "50", 60);
+}
+
+static void test_grant(void)
+{
+	stream("grant", "100000", NULL, "50", 60);
+}
+
+static void test_no_event_idx(void)
+{
+	static const char *const extra[] = { "--no-event-idx", "--spin-us", "0", NULL };
+
+	stream("data-area", "50000", extra, "0", 60);
+}
+
+static void test_long(void)
+{
+	static const char *const spin[] = { "--spin-us", "50", NULL };
+	struct xs_handle *xs0;
+	struct xp_proc be;
+	struct xp_dev d1, d2;
+	char line[512];
+	int dom;
+
+	simtest_start(&st, NULL);
+	dom = xp_guest(&st);
+	xs0 = xp_xs(&st, 0);
+	xp_make_device(xs0, dom, 1, &d1);
+	xp_make_device(xs0, dom, 2, &d2);
+	xp_start(&be, &st, 0, "xvio-testback", "--spin-us", "50", NULL);
+	xp_expect(&be, "ready", NULL, 0, XP_TIMEOUT_MS);
+	run_front(dom, 1, "data-area", "8000000", spin, 400, line, sizeof(line));
+	run_front(dom, 2, "grant", "2000000", spin, 400, line, sizeof(line));
+	CHECK_INT(xp_term(&be), ==, 0);
+	xs_close(xs0);
+	simtest_stop(&st);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct check_case cases[] = {
+		{ "data-area", test_data_area },
+		{ "grant", test_grant },
+		{ "no-event-idx", test_no_event_idx },
+		{ "long", test_long },
+	};
+
+	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), NULL, NULL);
+}

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The frontend's request path (docs/protocol.md §4-§7, §10): per-queue
+ * backlogs, posting chains built from transport buffers in either
+ * addressing mode, completions checked by vq_driver.c, and what happens to
+ * in-flight requests when a session ends.
+ *
+ * Requests wait in a per-queue backlog (submission order) until the ring
+ * has room and a session is up; once posted they sit on the queue's
+ * in-flight list (posting order).  At teardown the used ring is harvested
+ * once more and the in-flight list goes back to the head of the backlog,
+ * so the next session resubmits them in their original order and every
+ * request is handed back exactly once: through a used entry, or with
+ * -ECANCELED when the device goes away.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xport_front_impl.h"
+
+static void put_ind(struct xvio_xport_fdev *d, struct xvio_xport_freq *r)
+{
+	if (r->ind.ptr)
+		xport_area_free(&d->area, &r->ind);
+}
+
+/* Hand r back (status already set) from deferred work. */
+static void finish_later(struct xvio_xport_fdev *d, struct xvio_xport_freq *r)
+{
+	put_ind(d, r);
+	rl_append(&d->done, r);
+	xport_defer(d->f->ctx, &d->defer);
+}
+
+/* ---- posting ---- */
+
+/* Bus address of area offset `off` (§5). */
+static uint64_t bus_addr(const struct xvio_xport_fdev *d, uint32_t off)
+{
+	if (!grant_mode(d))
+		return off;
+	return XVIO_ADDR_GRANT | (uint64_t)d->area.refs[off >> XVIO_PAGE_SHIFT] << 12 |
+	       (off & (XVIO_PAGE_SIZE - 1));
+}
+
+/*
+ * Grant mode: one descriptor per run of pages with consecutive refs
+ * (§5.2 addresses n pages as gref, gref+1, ...).  Returns the descriptors
+ * used or -E2BIG.
+ */
+static int grant_segs(const struct xvio_xport_fdev *d, uint32_t off, uint32_t len, bool write,
+                      struct xvio_seg *segs, unsigned n)
+{
+	const xvio_gref_t *refs = d->area.refs;
+
+	while (len > 0) {
+		uint32_t page = off >> XVIO_PAGE_SHIFT;
+		uint32_t run = XVIO_PAGE_SIZE - (off & (XVIO_PAGE_SIZE - 1));
+
+		while (run < len && refs[page + 1] == refs[page] + 1) {
+			page++;
+			run += XVIO_PAGE_SIZE;
+		}
+		if (run > len)
+			run = len;
+		if (n >= XVIO_VQ_MAX_CHAIN)
+			return -E2BIG;
+		segs[n++] = (struct xvio_seg){ bus_addr(d, off), run, write };
+		off += run;
+		len -= run;
+	}
+	return (int)n;
+}
+
+static int build_segs(const struct xvio_xport_fdev *d, const struct xvio_xport_freq *r,
+                      struct xvio_seg *segs)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < r->nout + r->nin; i++) {
+		const struct xvio_xport_sg *sg = &r->sg[i];
+		uint32_t off = sg->buf->off + sg->off;
+		bool write = i >= r->nout;
+
+		if (grant_mode(d)) {
+			n = grant_segs(d, off, sg->len, write, segs, (unsigned)n);
+			if (n < 0)
+				return n;
+		} else {
+			if (n >= (int)XVIO_VQ_MAX_CHAIN)
+				return -E2BIG;
+			segs[n++] = (struct xvio_seg){ off, sg->len, write };
+		}
+	}
+	return n;
+}
+
+/* Post one request: 0, -ENOSPC/-ENOMEM (wait for completions), or a
+ * permanent -errno for this request. */
+static int post_one(struct fq *q, struct xvio_xport_freq *r)
+{
+	struct xvio_xport_fdev *d = q->d;
+	struct xvio_vq_indirect ind, *pind = NULL;
+	int n = build_segs(d, r, q->segs), rc;
+
+	if (n < 0)
+		return n;
+	if ((d->features & XVIO_XPORT_F_INDIRECT) && !(r->flags & XVIO_XPORT_REQ_DIRECT) &&
+	    n > 1) {
+		rc = xport_area_alloc(&d->area, (uint32_t)n * 16u, &r->ind);
+		if (rc == 0) {
+			ind = (struct xvio_vq_indirect){ r->ind.ptr, bus_addr(d, r->ind.off),
+			                                 (unsigned)n };
+			pind = &ind;
+		} else if ((unsigned)n > xvio_vqd_free_descs(q->vq)) {
+			return -ENOMEM; /* neither fits now */
+		}
+	}
+	if (!pind && (unsigned)n > q->size)
+		return -E2BIG;
+	rc = xvio_vqd_add(q->vq, q->segs, (unsigned)n, r, pind);
+	if (rc < 0)
+		put_ind(d, r);
+	return rc;
+}
+
+/* Move requests from the backlog to the ring while it has room. */
+static void fq_post(struct fq *q)
+{
+	struct xvio_xport_fdev *d = q->d;
+	struct rlist *bl = &d->backlog[q->idx];
+	bool posted = false;
+
+	while (q->up && bl->head && !xvio_vqd_broken(q->vq)) {
+		int rc = post_one(q, bl->head);
+
+		if (rc == -ENOSPC || rc == -ENOMEM || rc == -EPROTO)
+			break;
+		struct xvio_xport_freq *r = rl_pop(bl);
+		if (rc < 0) {
+			r->status = rc;
+			d->pending--;
+			finish_later(d, r);
+		} else {
+			rl_append(&q->inflight, r);
+			posted = true;
+		}
+	}
+	if (posted) {
+		q->kick = true;
+		xport_q_want_flush(&q->q);
+		xport_q_activate(&q->q);
+	}
+}
+
+/* ---- queue callbacks for the context ---- */
+
+static void note_fault(struct xvio_xport_fdev *d, const char *msg)
+{
+	if (!d->fault) {
+		d->fault = true;
+		snprintf(d->fault_msg, sizeof(d->fault_msg), "%s", msg);
+	}
+	xport_defer(d->f->ctx, &d->defer);
+}
+
+static unsigned fq_service(struct xport_q *xq)
+{
+	struct fq *q = XPORT_CONTAINER(xq, struct fq, q);
+	struct xvio_xport_fdev *d = q->d;
+	unsigned n = 0;
+
+	while (n < XPORT_BUDGET && q->up) {
+		void *cookie;
+		uint32_t len;
+		int rc = xvio_vqd_get_used(q->vq, &cookie, &len);
+
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			char msg[XVIO_ERR_MSG_MAX];
+
+			q->up = false; /* broken: nothing more until teardown */
+			snprintf(msg, sizeof(msg), "queue %u: %s", q->idx, xvio_vqd_error(q->vq));
+			note_fault(d, msg);
+			break;
+		}
+		struct xvio_xport_freq *r = cookie;
+		rl_remove(&q->inflight, r);
+		put_ind(d, r);
+		r->status = 0;
+		r->len = len;
+		d->pending--;
+		n++;
+		d->f->p.ops->complete(d, r);
+	}
+	if (n > 0)
+		fq_post(q);
+	return n;
+}
+
+static void fq_quiet(struct xport_q *xq)
+{
+	struct fq *q = XPORT_CONTAINER(xq, struct fq, q);
+
+	if (q->vq)
+		xvio_vqd_disable_cb(q->vq);
+}
+
+static bool fq_arm(struct xport_q *xq)
+{
+	struct fq *q = XPORT_CONTAINER(xq, struct fq, q);
+
+	return !q->vq || xvio_vqd_enable_cb(q->vq);
+}
+
+static void fq_flush(struct xport_q *xq)
+{
+	struct fq *q = XPORT_CONTAINER(xq, struct fq, q);
+
+	if (!q->kick || !q->vq)
+		return;
+	q->kick = false;
+	if (xvio_vqd_kick_prepare(q->vq))
+		xvio_evtchn_notify(xport_ctx_evtchn(q->d->f->ctx), q->port);
+}
+
+static const struct xport_q_ops fq_ops = {
+	.service = fq_service,
+	.quiet = fq_quiet,
+	.arm = fq_arm,
+	.flush = fq_flush,
+};
+
+/* ---- session resources ---- */
+
+/* May the grants of this session be ended: did the backend let go? (§7) */
+bool fdev_backend_let_go(const struct xvio_xport_fdev *d)
+{
+	switch (xvio_xb_dev_peer_state(d->xb)) {
+	case XenbusStateUnknown:
+	case XenbusStateInitialising:
+	case XenbusStateInitWait:
+	case XenbusStateClosed:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int fq_create(struct xvio_xport_fdev *d, unsigned idx, struct fq **out, struct xvio_err *err)
+{
+	struct xvio_xport_ctx *c = d->f->ctx;
+	xvio_domid_t be = xvio_xb_dev_peer_id(d->xb);
+	struct fq *q = calloc(1, sizeof(*q));
+	int rc;
+
+	if (!q)
+		return xvio_err_set(err, ENOMEM, "%s: out of memory", d->path);
+	xport_q_init(&q->q, c, &fq_ops);
+	q->d = d;
+	q->idx = idx;
+	q->size = d->qsize;
+	q->npages = xvio_vring_pages(q->size);
+	if (q->npages == 0 || q->npages > XPORT_MAX_RING_PAGES) {
+		rc = xvio_err_set(err, EINVAL, "queue %u: bad size %u", idx, q->size);
+		free(q);
+		return rc;
+	}
+	/* Fresh pages come zeroed (§4). */
+	rc = xvio_gnt_share(xvio_xport_ctx_plat(c), be, q->npages, true, q->refs, &q->ring,
+	                    &q->ring_share);
+	if (rc < 0) {
+		xvio_err_set(err, -rc, "queue %u: cannot grant %u ring pages: %s", idx, q->npages,
+		             strerror(-rc));
+		goto fail;
+	}
+	rc = xvio_vqd_new(q->ring, q->size, d->features, &q->vq);
+	if (rc < 0) {
+		xvio_err_set(err, -rc, "queue %u: %s", idx, strerror(-rc));
+		goto fail;
+	}
+	rc = xvio_evtchn_alloc_unbound(xport_ctx_evtchn(c), be);
+	if (rc < 0) {
+		xvio_err_set(err, -rc, "queue %u: cannot allocate an event channel: %s", idx,
+		             strerror(-rc));
+		goto fail;
+	}
+	q->port = (xvio_port_t)rc;
+	rc = xport_q_route(&q->q, q->port);
+	if (rc < 0) {
+		xvio_err_set(err, -rc, "queue %u: %s", idx, strerror(-rc));
+		goto fail;
+	}
+	*out = q;
+	return 0;
+fail:
+	if (q->port)
+		xvio_evtchn_unbind(xport_ctx_evtchn(c), q->port);
+	xvio_vqd_free(q->vq);
+	xport_share_release(q->ring_share, true); /* never published */
+	free(q);
+	return rc;
+}
+
+/*
+ * End a queue's session: harvest completions the backend published
+ * (validated like any other), keep the rest for the next session in their
+ * original order, release ring, port.
+ */
+static void fq_destroy(struct fq *q, bool may_end)
+{
+	struct xvio_xport_fdev *d = q->d;
+	struct xvio_evtchn *ev = xport_ctx_evtchn(d->f->ctx);
+
+	xport_q_detach(&q->q);
+	for (;;) {
+		void *cookie;
+		uint32_t len;
+
+		if (xvio_vqd_get_used(q->vq, &cookie, &len) <= 0)
+			break;
+		struct xvio_xport_freq *r = cookie;
+		rl_remove(&q->inflight, r);
+		r->status = 0;
+		r->len = len;
+		d->pending--;
+		finish_later(d, r);
+	}
+	/*
+	 * The rest go back to the head of the backlog, in posting order.  The
+	 * ring itself is left alone (no reset): if the backend still maps it
+	 * (we are closing under a live backend) it must not see it change;
+	 * the pages are abandoned then, and never reused either way.
+	 */
+	for (struct xvio_xport_freq *r = q->inflight.head; r; r = r->next)
+		put_ind(d, r);
+	rl_prepend(&d->backlog[q->idx], &q->inflight);
+	xvio_vqd_free(q->vq);
+	if (q->port)
+		xvio_evtchn_unbind(ev, q->port);
+	xport_share_release(q->ring_share, may_end);
+	free(q);
+}
+
+void fdev_destroy_queues(struct xvio_xport_fdev *d)
+{
+	bool may_end = fdev_backend_let_go(d);
+
+	for (unsigned i = 0; i < XVIO_XPORT_MAX_QUEUES; i++) {
+		if (d->q[i])
+			fq_destroy(d->q[i], may_end);
+		d->q[i] = NULL;
+	}
+}
+
+void fdev_cancel_all(struct xvio_xport_fdev *d)
+{
+	struct xvio_xport_freq *r;
+
+	while ((r = rl_pop(&d->done)))
+		d->f->p.ops->complete(d, r);
+	for (unsigned i = 0; i < XVIO_XPORT_MAX_QUEUES; i++) {
+		while ((r = rl_pop(&d->backlog[i]))) {
+			put_ind(d, r);
+			r->status = -ECANCELED;
+			d->pending--;
+			d->f->p.ops->complete(d, r);
+		}
+	}
+}
+
+void fdev_start_io(struct xvio_xport_fdev *d)
+{
+	/* Requests for queues this session does not have cannot run. */
+	for (unsigned i = d->nq; i < XVIO_XPORT_MAX_QUEUES; i++) {
+		struct xvio_xport_freq *r;
+
+		while ((r = rl_pop(&d->backlog[i]))) {
+			r->status = -ECANCELED;
+			d->pending--;
+			finish_later(d, r);
+		}
+	}
+	d->running = true;
+	d->sessions++;
+	for (unsigned i = 0; i < d->nq; i++) {
+		d->q[i]->up = true;
+		fq_post(d->q[i]); /* kept requests first, in order */
+		xport_q_activate(&d->q[i]->q);
+	}
+	if (d->f->p.ops->connected)
+		d->f->p.ops->connected(d);
+}
+
+/* ---- the caller's API ---- */
+
+int xvio_xport_buf_alloc(struct xvio_xport_fdev *d, uint32_t len, struct xvio_xport_buf *b)
+{
+	if (d->removed)
+		return -ENODEV;
+	return xport_area_alloc(&d->area, len, b);
+}
+
+void xvio_xport_buf_free(struct xvio_xport_fdev *d, struct xvio_xport_buf *b)
+{
+	xport_area_free(&d->area, b);
+}
+
+static int check_req(const struct xvio_xport_fdev *d, unsigned queue,
+                     const struct xvio_xport_freq *r)
+{
+	unsigned n = r->nout + r->nin;
+
+	if (queue >= (d->nq ? d->nq : 1) || !r->sg || n == 0 || n > XVIO_VQ_MAX_CHAIN)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		const struct xvio_xport_sg *sg = &r->sg[i];
+
+		if (!sg->buf || !sg->buf->ptr || sg->len == 0 || sg->off > sg->buf->len ||
+		    sg->len > sg->buf->len - sg->off)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int xvio_xport_submit(struct xvio_xport_fdev *d, unsigned queue, struct xvio_xport_freq *r)
+{
+	int rc;
+
+	if (d->removed)
+		return -ENODEV;
+	rc = check_req(d, queue, r);
+	if (rc < 0)
+		return rc;
+	r->queue = queue;
+	r->status = 0;
+	r->len = 0;
+	r->ind.ptr = NULL;
+	d->pending++;
+	rl_append(&d->backlog[queue], r);
+	if (d->q[queue] && d->q[queue]->up)
+		fq_post(d->q[queue]);
+	return 0;
+}
+
