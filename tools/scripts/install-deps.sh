@@ -9,6 +9,7 @@ PKGS="
   build-essential gcc pkg-config meson ninja-build
   libxen-dev xenstore-utils
   liburing-dev
+  nbdkit nbdkit-plugin-dev libnbd-dev libnbd-bin nbd-client fio qemu-utils
   valgrind
   procps iproute2 util-linux
 "
