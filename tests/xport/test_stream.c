@@ -104,8 +104,8 @@ static void test_long(void)
 	xp_make_device(xs0, dom, 2, &d2);
 	xp_start(&be, &st, 0, "xvio-testback", "--spin-us", "50", NULL);
 	xp_expect(&be, "ready", NULL, 0, XP_TIMEOUT_MS);
-	run_front(dom, 1, "data-area", "8000000", spin, 400, line, sizeof(line));
-	run_front(dom, 2, "grant", "2000000", spin, 400, line, sizeof(line));
+	run_front(dom, 1, "data-area", "8000000", spin, 700, line, sizeof(line));
+	run_front(dom, 2, "grant", "2000000", spin, 700, line, sizeof(line));
 	CHECK_INT(xp_term(&be), ==, 0);
 	xs_close(xs0);
 	simtest_stop(&st);
