@@ -472,8 +472,8 @@ static int dev_start(struct xvio_xport_bdev *d)
 		return rc;
 	d->fe_id = xvio_xb_dev_peer_id(d->xb);
 	/* A leftover of a dead domain: nothing to serve, wait for removal. */
-	if (domain_dead(d) ||
-	    (d->b->p.ops->add && d->b->p.ops->add(d, &d->priv, &err) < 0)) {
+	d->dead = domain_dead(d);
+	if (d->dead || (d->b->p.ops->add && d->b->p.ops->add(d, &d->priv, &err) < 0)) {
 		d->refused = true;
 		xvio_xb_dev_close(d->xb);
 		d->xb = NULL;
@@ -504,9 +504,20 @@ static void on_found(struct xport_scan *s, const char *path)
 	unsigned id;
 
 	if (d) {
-		if (d->refused && xvio_xs_exists(xs, XBT_NULL, path, NULL) == 0)
-			dev_remove(d);
-		return;
+		/*
+		 * A device of a dead frontend whose directory is back with a live
+		 * domain: the domid was reused (at once in the simulator, after a
+		 * wrap on Xen) and the removal and re-creation reached us as one
+		 * event.  The old object would hide the new device for good.
+		 */
+		bool reborn = d->dead && !domain_dead(d);
+
+		if (!reborn) {
+			if (d->refused && xvio_xs_exists(xs, XBT_NULL, path, NULL) == 0)
+				dev_remove(d);
+			return;
+		}
+		dev_remove(d);
 	}
 	if (xport_path_id(path, UINT32_MAX, &id) < 0 ||
 	    xvio_xs_exists(xs, XBT_NULL, path, "state") != 1)

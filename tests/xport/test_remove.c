@@ -13,6 +13,14 @@
  * domain-death   the frontend's domain is destroyed mid-I/O: the backend
  *                ends with no mapping, fd or port of it, the domain is
  *                freed (nothing maps its pages), the backend lives on.
+ * domid-reuse    destroy the guest and, once it is freed, re-create it
+ *                (the simulator reuses the domid) with the same device,
+ *                repeatedly: the backend serves every new incarnation.  The
+ *                backend once kept a dead device's object when the removal
+ *                and the re-creation reached it as one watch event, hiding
+ *                the new device; that window is narrow here (this test did
+ *                not catch it), blkfront-life-destroy-100 hit it about once
+ *                in 50 rounds.
  */
 #include <errno.h>
 #include <signal.h>
@@ -123,11 +131,49 @@ static void test_domain_death(void)
 	simtest_stop(&st);
 }
 
+static void test_domid_reuse(void)
+{
+	struct xs_handle *xs0;
+	struct xp_proc be, fe;
+	struct xp_dev d;
+	int dom, first = -1;
+
+	simtest_start(&st, NULL);
+	xs0 = xp_xs(&st, 0);
+	start_back(&be);
+	for (int round = 0; round < 15; round++) {
+		int status;
+
+		dom = xp_guest(&st);
+		if (first < 0)
+			first = dom;
+		CHECK_INT(dom, ==, first); /* else this tests nothing */
+		xp_make_device(xs0, dom, 1, &d);
+		start_front(&fe, dom, "1");
+		simtest_destroy(&st, dom);
+		CHECK(waitpid(fe.pid, &status, 0) == fe.pid);
+		close(fe.out);
+		/* The domid is reused once the backend unmapped the old pages. */
+		for (long long end = xp_now_ms() + XP_TIMEOUT_MS;; usleep(2000)) {
+			struct xvio_sim_dominfo info;
+
+			if (xp_dominfo(&st, dom, &info) == -ESRCH)
+				break;
+			if (xp_now_ms() > end)
+				CHECK_FAIL("domain %d never freed", dom);
+		}
+	}
+	CHECK_INT(xp_term(&be), ==, 0);
+	xs_close(xs0);
+	simtest_stop(&st);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct check_case cases[] = {
 		{ "online0", test_online0 },
 		{ "domain-death", test_domain_death },
+		{ "domid-reuse", test_domid_reuse },
 	};
 
 	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), NULL, NULL);
