@@ -152,8 +152,9 @@ struct xvio_xport_back_ops {
 	 * directory goes away and comes back). */
 	int (*add)(struct xvio_xport_bdev *d, void **priv, struct xvio_err *err);
 	/* Optional: the start of each session, in the InitWait transaction:
-	 * write config/<field> keys through `t`.  Failing makes the device
-	 * FAILED (error node, Closing, sticky). */
+	 * write config/<field> keys through `t`, and narrow this device's
+	 * offer with xvio_xport_bdev_set_features() (e.g. a read-only disk).
+	 * Failing makes the device FAILED (error node, Closing, sticky). */
 	int (*setup)(struct xvio_xport_bdev *d, xs_transaction_t t, struct xvio_err *err);
 	/* Optional: the frontend's keys were accepted; the session is up (after
 	 * the Connected commit).  Requests arrive afterwards. */
@@ -216,6 +217,10 @@ xvio_domid_t xvio_xport_bdev_frontend_id(const struct xvio_xport_bdev *d);
 unsigned xvio_xport_bdev_devid(const struct xvio_xport_bdev *d);
 /* Of the current session (0 when none). */
 uint64_t xvio_xport_bdev_features(const struct xvio_xport_bdev *d);
+/* From ops->setup only: offer `features & params.features` (device bits)
+ * in this session instead of params.features.  The frontend's accepted
+ * set is checked against it. */
+void xvio_xport_bdev_set_features(struct xvio_xport_bdev *d, uint64_t features);
 unsigned xvio_xport_bdev_num_queues(const struct xvio_xport_bdev *d);
 
 /* ======================================================================

@@ -48,9 +48,9 @@ static const struct xvio_enum mode_enum[] = {
 	{ NULL, 0 },
 };
 
-static uint64_t offered(const struct xvio_xport_back *b)
+static uint64_t offered(const struct xvio_xport_bdev *d)
 {
-	return (b->p.features & XVIO_XPORT_F_DEVICE_MASK) | XVIO_XPORT_F_VERSION_1 |
+	return (d->offer & XVIO_XPORT_F_DEVICE_MASK) | XVIO_XPORT_F_VERSION_1 |
 	       XVIO_XPORT_F_INDIRECT | XVIO_XPORT_F_EVENT_IDX;
 }
 
@@ -67,7 +67,7 @@ static int read_features(struct xvio_xport_bdev *d, xs_transaction_t t, const ch
 	if (!(k->features & XVIO_XPORT_F_VERSION_1))
 		return xvio_err_set(err, EINVAL, "%s/virtio-features: \"%llu\" lacks VERSION_1 "
 		                    "(bit 32)", fe, (unsigned long long)k->features);
-	extra = k->features & ~offered(d->b);
+	extra = k->features & ~offered(d);
 	if (extra)
 		return xvio_err_set(err, EINVAL, "%s/virtio-features: \"%llu\" accepts bits "
 		                    "0x%llx that were not offered", fe,
@@ -317,12 +317,18 @@ static int be_setup(struct xvio_xb_dev *xb, xs_transaction_t t, void *arg, struc
 	struct xvio_xport_bdev *d = arg;
 	const struct xvio_xport_back_params *p = &d->b->p;
 	struct xs_handle *xs = xvio_xport_ctx_xs(d->b->ctx);
-	int rc;
+	int rc = 0;
 
-	rc = xvio_xs_printf(xs, t, d->path, "virtio-device", err, "%u", p->virtio_id);
+	/* The driver's setup first: it may narrow this session's offer
+	 * (xvio_xport_bdev_set_features); the peer sees one transaction. */
+	d->offer = p->features;
+	if (p->ops->setup)
+		rc = p->ops->setup(d, t, err);
+	if (rc == 0)
+		rc = xvio_xs_printf(xs, t, d->path, "virtio-device", err, "%u", p->virtio_id);
 	if (rc == 0)
 		rc = xvio_xs_printf(xs, t, d->path, "virtio-features", err, "%llu",
-		                    (unsigned long long)offered(d->b));
+		                    (unsigned long long)offered(d));
 	if (rc == 0)
 		rc = xvio_xs_printf(xs, t, d->path, "max-queues", err, "%u", p->max_queues);
 	if (rc == 0)
@@ -333,8 +339,6 @@ static int be_setup(struct xvio_xb_dev *xb, xs_transaction_t t, void *arg, struc
 	if (rc == 0)
 		rc = xvio_xs_printf(xs, t, d->path, "max-data-area-pages", err, "%u",
 		                    p->max_area_pages);
-	if (rc == 0 && p->ops->setup)
-		rc = p->ops->setup(d, t, err);
 	return rc;
 }
 
@@ -654,6 +658,11 @@ xvio_domid_t xvio_xport_bdev_frontend_id(const struct xvio_xport_bdev *d)
 unsigned xvio_xport_bdev_devid(const struct xvio_xport_bdev *d)
 {
 	return d->devid;
+}
+
+void xvio_xport_bdev_set_features(struct xvio_xport_bdev *d, uint64_t features)
+{
+	d->offer = features & d->b->p.features;
 }
 
 uint64_t xvio_xport_bdev_features(const struct xvio_xport_bdev *d)

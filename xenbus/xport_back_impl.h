@@ -82,6 +82,7 @@ struct xvio_xport_bdev {
 	bool dead;            /* the frontend's domain is gone */
 
 	/* the session */
+	uint64_t offer;       /* device bits offered (params, narrowed by the driver) */
 	uint64_t features;
 	unsigned nq;
 	enum xvio_xport_mode mode;
