@@ -202,8 +202,17 @@ static void dom_dir_remove(struct daemon *d, unsigned domid)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/dom%u", d->dir, domid);
-	rmdir(path); /* the two servers unlinked their sockets */
+	static const char *const guest_files[] = { "nbd.sock", "nbdkit.pid", "nbdkit.log" };
+	char dir[PATH_MAX - 16];
+
+	snprintf(dir, sizeof(dir), "%s/dom%u", d->dir, domid);
+	/* The two servers unlinked their sockets; a guest blkfront (nbdkit,
+	 * started by `create`) killed with the domain leaves its files. */
+	for (size_t i = 0; i < sizeof(guest_files) / sizeof(guest_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, guest_files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 static int pick_domid(struct daemon *d)
@@ -592,6 +601,23 @@ static int setup(struct daemon *d, const struct sim_start_opts *o)
 	return d->ctl_ls ? 0 : -errno;
 }
 
+static void dom_dirs_remove(struct daemon *d)
+{
+	DIR *dir = opendir(d->dir);
+	struct dirent *e;
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		unsigned id;
+		char end;
+
+		if (sscanf(e->d_name, "dom%u%c", &id, &end) == 1 && id <= SIM_MAX_DOMID)
+			dom_dir_remove(d, id);
+	}
+	closedir(dir);
+}
+
 static void teardown(struct daemon *d)
 {
 	char path[PATH_MAX];
@@ -611,7 +637,8 @@ static void teardown(struct daemon *d)
 	}
 	if (d->hyp)
 		hyp_free(d->hyp);
-	dom_dir_remove(d, 0);
+	/* A domain still dying at destroy_all kept its hyp socket until now. */
+	dom_dirs_remove(d);
 	snprintf(path, sizeof(path), "%s/pid", d->dir);
 	unlink(path);
 	loop_free(d->loop);

@@ -212,6 +212,24 @@ static int cmd_start(int argc, char **argv)
 	return sim_daemon_start(&o);
 }
 
+/*
+ * The daemon answers `stop` and then tears down (domains, their processes
+ * and directories); its pid file goes last.  Return once it is gone, so
+ * that a script can reuse the state directory at once.
+ */
+static int wait_stopped(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	for (int i = 0; i < 1000; i++) {
+		if (access(path, F_OK) < 0 && errno == ENOENT)
+			return 0;
+		usleep(10000);
+	}
+	return fail("stop", -ETIMEDOUT, "the simulator did not finish stopping within 10 s");
+}
+
 static int cmd_stop(int argc, char **argv)
 {
 	char msg[256];
@@ -224,29 +242,61 @@ static int cmd_stop(int argc, char **argv)
 	if (argc != 1)
 		return fail("stop", -EINVAL, "takes no arguments");
 	err = sim_ctl(sim_state_dir(g_dir_opt), "stop", msg, sizeof(msg));
-	return err < 0 ? fail("stop", err, err == -ENOENT || err == -ECONNREFUSED ?
-	                      "no simulator runs there" : msg) : 0;
+	if (err < 0)
+		return fail("stop", err, err == -ENOENT || err == -ECONNREFUSED ?
+		            "no simulator runs there" : msg);
+	return wait_stopped(sim_state_dir(g_dir_opt));
 }
 
 static int cmd_create(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "blkfront", required_argument, NULL, 'b' },
+		{ "no-blkfront", no_argument, NULL, 'B' },
+		{ 0 }
+	};
 	struct sim_create_opts o = { 0 };
-	char msg[512];
+	char msg[1024];
 	int c, r;
 
 	if (want_help(argc, argv)) {
-		puts("usage: xvio-sim create [-n] CONFIG [KEY=VALUE ...]\n"
+		puts("usage: xvio-sim create [-n] [--blkfront PLUGIN | --no-blkfront] CONFIG [KEY=VALUE ...]\n"
 		     "\n"
 		     "Create a domain from an xl domain config (name, memory, maxmem, vcpus,\n"
-		     "uuid), writing the xenstore nodes libxl writes.  KEY=VALUE lines are\n"
-		     "appended to the config, as xl does.  -n parses and prints only.");
+		     "uuid, disk), writing the xenstore nodes libxl 4.17 writes.  KEY=VALUE\n"
+		     "lines are appended to the config, as xl does.  -n parses and prints only.\n"
+		     "\n"
+		     "disk = [ 'vdev=xvdb, backendtype=standalone, specification=virtio,\n"
+		     "          target=/srv/disk.img' ] adds virtio_disk devices (raw images\n"
+		     "only; other disks are refused).  A backend (xvio-blkback) serves them\n"
+		     "from dom0; the guest's blkfront starts inside the domain: nbdkit with\n"
+		     "the xvioblk plugin, serving each disk as an NBD export named by its\n"
+		     "vdev on DIR/dom<N>/nbd.sock (log: DIR/dom<N>/nbdkit.log).\n"
+		     "\n"
+		     "  --blkfront PLUGIN  the nbdkit plugin to run (default: $XVIO_BLKFRONT_PLUGIN,\n"
+		     "                     else front/nbdkit-xvioblk-plugin.so of the build tree,\n"
+		     "                     else lib/xvio/ of the installation)\n"
+		     "  --no-blkfront      do not start the blkfront");
 		return 0;
 	}
-	while ((c = getopt(argc, argv, "n")) != -1) {
-		if (c != 'n')
+	while ((c = getopt_long(argc, argv, "+n", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 'b':
+			o.blkfront = optarg;
+			break;
+		case 'B':
+			o.no_blkfront = true;
+			break;
+		default:
 			return 2;
-		o.dry_run = true;
+		}
 	}
+	if (o.blkfront && o.no_blkfront)
+		return fail("create", -EINVAL, "--blkfront and --no-blkfront exclude each other");
 	if (optind >= argc)
 		return fail("create", -EINVAL, "which config file?");
 	o.dir = sim_state_dir(g_dir_opt);

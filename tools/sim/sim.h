@@ -10,6 +10,8 @@
  *   xvio-sim.log           the daemon's stderr when not in the foreground
  *   dom<N>/xenstored.sock  xenstore as domain N (dom0: privileged)
  *   dom<N>/hyp.sock        hypervisor calls as domain N (xenbus/sim_proto.h)
+ *   dom<N>/nbd.sock        the guest's blkfront (nbdkit), when it has disks;
+ *                          with nbdkit.pid and nbdkit.log beside it
  */
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
@@ -62,7 +64,8 @@ int sim_daemon_start(const struct sim_start_opts *o);
  * NULL) and returns 0; on "err N msg" copies msg and returns -N. */
 int sim_ctl(const char *dir, const char *req, char *reply, size_t len);
 
-/* ---- toolstack.c (the libxl stand-in, runs in the CLI process) ---- */
+/* ---- toolstack.c, toolstack_disk.c (the libxl stand-in, runs in the CLI
+ * process) ---- */
 
 struct sim_create_opts {
 	const char *dir;
@@ -70,6 +73,8 @@ struct sim_create_opts {
 	char *const *overrides;    /* "key=value" lines appended, as xl does */
 	int n_overrides;
 	bool dry_run;              /* parse and print, create nothing */
+	const char *blkfront;      /* --blkfront PLUGIN, or NULL: look it up */
+	bool no_blkfront;          /* do not start the guest's blkfront */
 };
 
 /* Create a domain from an xl config.  Returns the domid or -errno, with a

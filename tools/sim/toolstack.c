@@ -13,12 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <libxlutil.h>
-#include <xenstore.h>
-
-#include "xenbus.h"
-
 #include "sim.h"
+#include "toolstack.h"
 
 #define DEFAULT_MEM_MIB 32   /* libxl's default when memory= is absent */
 #define MAX_VCPUS 128
@@ -28,11 +24,10 @@ struct domcfg {
 	char name[128];
 	long memory_mib, maxmem_mib, vcpus;
 	char uuid[40];
+	struct sim_disks disks;
 };
 
-static int errf(char *err, size_t len, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t len, int code, const char *fmt, ...)
+int errf(char *err, size_t len, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -179,13 +174,13 @@ static int parse_config(const struct sim_create_opts *o, struct domcfg *dc, char
 		libxl_uuid_generate(&u);
 		snprintf(dc->uuid, sizeof(dc->uuid), LIBXL_UUID_FMT, LIBXL__UUID_BYTES(libxl_uuid_bytearray(&u)));
 	}
-	for (const char *const *k = (const char *const[]){ "disk", "vif", "pci", NULL }; *k; k++) {
+	for (const char *const *k = (const char *const[]){ "vif", "pci", NULL }; *k; k++) {
 		if (xlu_cfg_get_list(cfg, *k, NULL, NULL, 1) != ESRCH) {
 			errf(err, errlen, r, "%s= devices are not supported by this xvio-sim yet", *k);
 			goto out;
 		}
 	}
-	r = 0;
+	r = sim_disks_parse(cfg, &dc->disks, err, errlen);
 out:
 	xlu_cfg_destroy(cfg);
 	return r;
@@ -210,15 +205,7 @@ static struct xs_handle *xs_dom0(const char *dir, char *err, size_t errlen)
 	return h;
 }
 
-struct txn {
-	struct xs_handle *h;
-	xs_transaction_t t;
-	bool ok;
-};
-
-static void tx_write(struct txn *x, const char *val, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void tx_write(struct txn *x, const char *val, const char *fmt, ...)
+void tx_write(struct txn *x, const char *val, const char *fmt, ...)
 {
 	char path[512];
 	va_list ap;
@@ -230,10 +217,7 @@ static void tx_write(struct txn *x, const char *val, const char *fmt, ...)
 		x->ok = false;
 }
 
-/* libxl__xs_mknod: an empty node with explicit permissions. */
-static void tx_mknod(struct txn *x, struct xs_permissions *p, unsigned n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void tx_mknod(struct txn *x, struct xs_permissions *p, unsigned n, const char *fmt, ...)
+void tx_mknod(struct txn *x, struct xs_permissions *p, unsigned n, const char *fmt, ...)
 {
 	char path[512];
 	va_list ap;
@@ -372,7 +356,10 @@ static int remove_domain(struct xs_handle *h, const char *dir, int id, struct xv
 		free(vm);
 		return xvio_err_set(err, -r, "cannot destroy domain %d: %s", id, rep);
 	}
-	first = rm_backends(h, (unsigned)id, err);
+	/* libxl closes and removes the devices it added, then the rest. */
+	first = sim_devices_destroy(h, (unsigned)id, err);
+	r = rm_backends(h, (unsigned)id, first < 0 ? NULL : err);
+	first = first < 0 ? first : r;
 	r = xvio_xs_rm(h, XBT_NULL, path, NULL, first < 0 ? NULL : err);
 	first = first < 0 ? first : r;
 	if (vm && strncmp(vm, "/vm/", 4) == 0) {
@@ -382,6 +369,7 @@ static int remove_domain(struct xs_handle *h, const char *dir, int id, struct xv
 	snprintf(path, sizeof(path), "/libxl/%d", id);
 	r = xvio_xs_rm(h, XBT_NULL, path, NULL, first < 0 ? NULL : err);
 	free(vm);
+	sim_blkfront_cleanup(dir, (unsigned)id);
 	return first < 0 ? first : r;
 }
 
@@ -389,14 +377,106 @@ static void print_dry_run(const struct domcfg *dc)
 {
 	printf("name=%s\nmemory=%ld\nmaxmem=%ld\nvcpus=%ld\nuuid=%s\n", dc->name,
 	       dc->memory_mib, dc->maxmem_mib, dc->vcpus, dc->uuid);
+	sim_disks_print(&dc->disks);
+}
+
+static bool is_number(const char *s);
+static bool dom_known(const char *dir, int id);
+
+/* libxl__resolve_domid for backend=, then libxl's checks of the image. */
+static int resolve_disks(struct xs_handle *h, const char *dir, struct sim_disks *ds, char *err,
+                         size_t errlen)
+{
+	for (unsigned i = 0; i < ds->n; i++) {
+		struct sim_disk *d = &ds->v[i];
+		const char *b = d->backend_name;
+		int id = 0, r;
+
+		if (b && is_number(b))
+			id = strlen(b) < 6 && dom_known(dir, atoi(b)) ? atoi(b) : -1;
+		else if (b)
+			id = find_name(h, b);
+		if (id < 0)
+			return errf(err, errlen, -ESRCH, "disk vdev=%s: no backend domain %s", d->vdev, b);
+		d->backend_domid = (unsigned)id;
+		r = sim_disk_check_target(d, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* libxl__add_disks, after the domain is built and introduced. */
+static int add_disks(struct xs_handle *h, unsigned id, const struct sim_disks *ds, char *err,
+                     size_t errlen)
+{
+	for (unsigned i = 0; i < ds->n; i++) {
+		struct xvio_err xe = { 0 };
+		int r = sim_disk_add(h, id, &ds->v[i], &xe);
+
+		if (r < 0)
+			return errf(err, errlen, r, "disk vdev=%s: %s", ds->v[i].vdev, xe.msg);
+	}
+	return 0;
+}
+
+/* Everything that can be refused is, before the domain exists. */
+static int create_checks(const struct sim_create_opts *o, struct domcfg *dc,
+                         struct xs_handle **hp, char **plugin, char *err, size_t errlen)
+{
+	int r;
+
+	if (dc->disks.n && !o->no_blkfront) {
+		*plugin = sim_blkfront_plugin(o->blkfront, err, errlen);
+		if (!*plugin)
+			return -ENOENT;
+	}
+	*hp = xs_dom0(o->dir, err, errlen);
+	if (!*hp)
+		return -ENOENT;
+	if (find_name(*hp, dc->name) >= 0)
+		return errf(err, errlen, -EEXIST, "domain with name %s already exists", dc->name);
+	r = resolve_disks(*hp, o->dir, &dc->disks, err, errlen);
+	return r < 0 ? r : 0;
+}
+
+static int create_domain(const struct sim_create_opts *o, struct domcfg *dc,
+                         struct xs_handle *h, const char *plugin, char *err, size_t errlen)
+{
+	char req[128], rep[128];
+	int r, id;
+
+	snprintf(req, sizeof(req), "create 0 %ld %ld", dc->memory_mib * 1024, dc->maxmem_mib * 1024);
+	r = sim_ctl(o->dir, req, rep, sizeof(rep));
+	if (r < 0)
+		return errf(err, errlen, r, "cannot create the domain: %s", rep);
+	id = atoi(rep);
+	r = commit(h, (unsigned)id, dc);
+	/*
+	 * libxl passes the xenstore ring's gfn and event channel; the
+	 * simulator serves domains over sockets, so both are nominal.
+	 */
+	if (r == 0 && !xs_introduce_domain(h, (unsigned)id, 0, 1))
+		r = -errno;
+	if (r < 0)
+		errf(err, errlen, r, "writing the domain's xenstore nodes: %s", strerror(-r));
+	if (r == 0)
+		r = add_disks(h, (unsigned)id, &dc->disks, err, errlen);
+	if (r == 0 && plugin)
+		r = sim_blkfront_start(o->dir, (unsigned)id, plugin, err, errlen);
+	if (r < 0) {
+		remove_domain(h, o->dir, id, NULL);
+		return r;
+	}
+	return id;
 }
 
 int sim_create(const struct sim_create_opts *o, char *err, size_t errlen)
 {
 	struct domcfg dc;
-	struct xs_handle *h;
-	char req[128], rep[128];
-	int r, id;
+	struct xs_handle *h = NULL;
+	char *plugin = NULL;
+	int r;
 
 	*err = '\0';
 	fprintf(stderr, "Parsing config from %s\n", o->config);
@@ -405,37 +485,23 @@ int sim_create(const struct sim_create_opts *o, char *err, size_t errlen)
 		return r;
 	if (o->dry_run) {
 		print_dry_run(&dc);
+		sim_disks_free(&dc.disks);
 		return 0;
 	}
-	h = xs_dom0(o->dir, err, errlen);
-	if (!h)
-		return -ENOENT;
-	if (find_name(h, dc.name) >= 0) {
+	r = create_checks(o, &dc, &h, &plugin, err, errlen);
+	if (r == 0)
+		r = create_domain(o, &dc, h, plugin, err, errlen);
+	if (h)
 		xs_close(h);
-		return errf(err, errlen, -EEXIST, "domain with name %s already exists", dc.name);
+	if (r >= 0) {
+		printf("Created domain %s (id %d)\n", dc.name, r);
+		if (plugin)
+			printf("Blkfront: nbdkit serves its %u disk(s) on %s/dom%d/nbd.sock "
+			       "(log: %s/dom%d/nbdkit.log)\n", dc.disks.n, o->dir, r, o->dir, r);
 	}
-	snprintf(req, sizeof(req), "create 0 %ld %ld", dc.memory_mib * 1024, dc.maxmem_mib * 1024);
-	r = sim_ctl(o->dir, req, rep, sizeof(rep));
-	if (r < 0) {
-		xs_close(h);
-		return errf(err, errlen, r, "cannot create the domain: %s", rep);
-	}
-	id = atoi(rep);
-	r = commit(h, (unsigned)id, &dc);
-	/*
-	 * libxl passes the xenstore ring's gfn and event channel; the
-	 * simulator serves domains over sockets, so both are nominal.
-	 */
-	if (r == 0 && !xs_introduce_domain(h, (unsigned)id, 0, 1))
-		r = -errno;
-	if (r < 0) {
-		remove_domain(h, o->dir, id, NULL);
-		xs_close(h);
-		return errf(err, errlen, r, "writing the domain's xenstore nodes: %s", strerror(-r));
-	}
-	xs_close(h);
-	printf("Created domain %s (id %d)\n", dc.name, id);
-	return id;
+	free(plugin);
+	sim_disks_free(&dc.disks);
+	return r;
 }
 
 /* ---- resolve, list, destroy ---- */
