@@ -10,6 +10,7 @@ PKGS="
   libxen-dev xenstore-utils
   liburing-dev
   nbdkit nbdkit-plugin-dev libnbd-dev libnbd-bin nbd-client fio qemu-utils
+  systemd
   valgrind
   procps iproute2 util-linux
 "
