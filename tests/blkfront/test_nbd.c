@@ -9,7 +9,8 @@
  *   ro        mode=r: read-only export, writes refused, image unchanged
  *   ops       flush, trim and zero seen on the backing file
  *   4k        blkback --block-size=4096: minimum block size 4096, fio 4 KiB
- *   fio       fio verify=crc32c, 512 B..1 MiB, depth 16, 4 jobs in regions
+ *   fio       fio verify=crc32c, 512 B..1 MiB, depth 16, 4 jobs in regions;
+ *             depth 1; a 40/60 random read/write mix at depth 64
  *   no-disk   an unknown export fails at once with a clear message
  */
 #include <fcntl.h>
@@ -181,6 +182,9 @@ static void t_fio(void)
 	bf_scene_start(&s, 64u << 20, "w", false, NOARGS, NOARGS);
 	fio(&s, "512-1m", 16, 4, 16u << 20, NULL);
 	fio(&s, "512-64k", 1, 1, 8u << 20, NULL);
+	/* A read/write mix at depth 64 (the later --rw wins; reads of
+	 * blocks not yet written are not verified, the final pass is). */
+	fio(&s, "512-1m", 64, 4, 16u << 20, "--rw=randrw --rwmixread=40");
 	bf_scene_stop(&s);
 }
 
