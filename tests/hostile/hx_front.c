@@ -212,14 +212,21 @@ void hf_connect(struct hf *h, const struct hf_opts *o)
 	xp_write(h->xs, h->dev.fe, "state", "4");
 }
 
-/* End a share: the backend must have let go of every page. */
+/*
+ * End a share: the backend must let go of every page.  Not necessarily by
+ * the time it shows InitWait: after a flapping frontend it may show a
+ * stale 2 while it still works through a connect it had started, so
+ * -EBUSY is retried until the usual deadline.
+ */
 static void end_share(struct xvio_gnt_share *s, const char *what)
 {
+	long long end = xp_now_ms() + HX_WAIT_MS;
 	int rc;
 
 	if (!s)
 		return;
-	rc = xvio_gnt_share_end(s);
+	while ((rc = xvio_gnt_share_end(s)) == -EBUSY && xp_now_ms() < end)
+		usleep(1000);
 	if (rc < 0)
 		CHECK_FAIL("cannot end the grants of the %s: %s (the backend still maps them?)",
 		           what, strerror(-rc));
