@@ -184,12 +184,13 @@ static const char *where_str(char *buf, size_t size, struct where w)
 	return buf;
 }
 
-/* Append one checked segment to the chain (protocol §4, §9). */
-static int add_seg(struct xvio_vqdev *q, struct xvio_chain *c, struct where w,
-                   const struct desc *d)
+/* Why d cannot join the chain (one of add_seg's tests failed), out of
+ * line so that the per-descriptor path stays short. */
+static __attribute__((noinline, cold)) int seg_violation(struct xvio_vqdev *q,
+                                                         const struct xvio_chain *c,
+                                                         struct where w, const struct desc *d)
 {
 	bool write = (d->flags & VRING_DESC_F_WRITE) != 0;
-	uint64_t total = (uint64_t)c->out_bytes + c->in_bytes + d->len;
 	char at[48];
 
 	if (d->len == 0)
@@ -200,9 +201,20 @@ static int add_seg(struct xvio_vqdev *q, struct xvio_chain *c, struct where w,
 	if (!write && c->in_bytes > 0)
 		return violation(q, "%s: readable after a writable descriptor",
 		                 where_str(at, sizeof(at), w));
-	if (total > XVIO_VQ_MAX_CHAIN_BYTES)
-		return violation(q, "chain at head %u: over %u bytes at %s", c->head,
-		                 XVIO_VQ_MAX_CHAIN_BYTES, where_str(at, sizeof(at), w));
+	return violation(q, "chain at head %u: over %u bytes at %s", c->head,
+	                 XVIO_VQ_MAX_CHAIN_BYTES, where_str(at, sizeof(at), w));
+}
+
+/* Append one checked segment to the chain (protocol §4, §9). */
+static inline int add_seg(struct xvio_vqdev *q, struct xvio_chain *c, struct where w,
+                          const struct desc *d)
+{
+	bool write = (d->flags & VRING_DESC_F_WRITE) != 0;
+	uint64_t total = (uint64_t)c->out_bytes + c->in_bytes + d->len;
+
+	if (d->len == 0 || d->len > XVIO_VQ_MAX_SEG || (!write && c->in_bytes > 0) ||
+	    total > XVIO_VQ_MAX_CHAIN_BYTES)
+		return seg_violation(q, c, w, d);
 	/* Holds by construction: a direct walk stops after min(size, 256)
 	 * hops and a table has at most 256 entries. */
 	assert(c->n < XVIO_VQ_MAX_CHAIN);

@@ -101,7 +101,11 @@ xvio_domid_t xvio_xport_ctx_domid(const struct xvio_xport_ctx *c);
  * queue spins or deferred work is pending, -1 = infinite), then call
  * xvio_xport_ctx_dispatch() (whether or not an fd is readable: dispatch
  * never blocks).  Dispatch returns 0, or -errno when the xenstore
- * connection failed (the context is then unusable).
+ * connection failed (the context is then unusable).  While a queue spins,
+ * dispatch looks at the context's two fds itself, every 20 µs: a caller
+ * with no fds of its own may call it without polling while the timeout is
+ * 0 (xvio_xport_ctx_run() does), so that a spinning pass makes no system
+ * call.
  */
 #define XVIO_XPORT_CTX_NFDS 2
 int xvio_xport_ctx_fds(struct xvio_xport_ctx *c, int fds[XVIO_XPORT_CTX_NFDS]);

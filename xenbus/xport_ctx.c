@@ -10,7 +10,15 @@
  * spin_us, the queue re-enables notifications (arm: enable, full barrier,
  * one more look) and leaves the active list.  With no active queue the
  * loop sleeps in poll() on the two fds: an idle process costs nothing.
- * A polling pass that finds nothing yields the CPU (see poll_active).
+ *
+ * A polling pass makes no system call: it reads the rings, and the clock
+ * (vDSO, still ~40 ns on a VM) every CLOCK_PASSES passes.  The
+ * event-channel fd and the watch queue are read at most every FD_CHECK_NS
+ * while a queue polls (the polled queues' peers do not notify meanwhile,
+ * and events latch, so other ports and watches wait at most that long),
+ * and xvio_xport_ctx_run() skips its ppoll() then too.  Only when polling
+ * has found nothing for YIELD_NS does a pass yield the CPU (see
+ * poll_active).
  */
 #include <errno.h>
 #include <poll.h>
@@ -28,6 +36,14 @@
 #define EVENT_BUDGET 256u
 #define DEFER_BUDGET 1024u
 
+/* While a queue polls: the longest wait before the event-channel fd (and,
+ * in the run loop, the watch fd and signals) are looked at. */
+#define FD_CHECK_NS 20000u
+/* Polling passes between looks at the clock (an empty pass is ~50 ns). */
+#define CLOCK_PASSES 8u
+/* Polling that found nothing for this long yields the CPU at each pass. */
+#define YIELD_NS 2000u
+
 struct xvio_xport_ctx {
 	struct xs_handle *xs;
 	struct xvio_watcher *w;
@@ -38,6 +54,12 @@ struct xvio_xport_ctx {
 
 	struct xport_q **route;   /* by local port */
 	unsigned nroute;
+	unsigned nrouted;         /* ports with a queue */
+	uint64_t clock_ns;        /* the last clock reading (polling, waking) */
+	uint64_t fd_checked_ns;   /* the event fd was last read */
+	uint64_t work_ns;         /* polling last found work (as of clock_ns) */
+	bool worked;              /* work since the last clock reading */
+	unsigned passes;
 	struct xport_q *ahead, *atail;
 	struct xport_q *fhead;
 	struct xport_defer *dhead, *dtail;
@@ -171,6 +193,8 @@ int xport_q_route(struct xport_q *q, xvio_port_t port)
 		c->route = r;
 		c->nroute = n;
 	}
+	if (!c->route[port])
+		c->nrouted++;
 	c->route[port] = q;
 	q->port = port;
 	return 0;
@@ -200,8 +224,10 @@ void xport_q_detach(struct xport_q *q)
 
 	if (!c)
 		return;
-	if (q->port && q->port < c->nroute && c->route[q->port] == q)
+	if (q->port && q->port < c->nroute && c->route[q->port] == q) {
 		c->route[q->port] = NULL;
+		c->nrouted--;
+	}
 	q->port = 0;
 	active_unlink(q);
 	if (q->flushing) {
@@ -220,9 +246,12 @@ void xport_q_activate(struct xport_q *q)
 {
 	struct xvio_xport_ctx *c = q->ctx;
 
-	q->deadline_ns = now_ns() + c->spin_ns;
+	/* The window restarts at the next look at the clock: a submission
+	 * costs no clock read. */
+	q->fresh = true;
 	if (q->active)
 		return;
+	c->worked = true; /* no yield before the peer had a chance */
 	q->ops->quiet(q);
 	q->active = true;
 	q->anext = NULL;
@@ -261,10 +290,16 @@ static void flush_all(struct xvio_xport_ctx *c)
 	}
 }
 
-/* Ports that fired: unmask at once (later events latch while we look at
- * the ring) and poll their queues. */
+/*
+ * Ports that fired: unmask at once (later events latch while we look at
+ * the ring) and poll their queues.  Once every routed port was reported
+ * the loop stops without the call that would find the set empty (a
+ * system call): anything left is latched and makes the fd readable.
+ */
 static void take_events(struct xvio_xport_ctx *c)
 {
+	unsigned routed = 0;
+
 	for (unsigned i = 0; i < EVENT_BUDGET; i++) {
 		int port = xvio_evtchn_pending(c->ev);
 		struct xport_q *q;
@@ -273,30 +308,82 @@ static void take_events(struct xvio_xport_ctx *c)
 			break;
 		xvio_evtchn_unmask(c->ev, (xvio_port_t)port);
 		q = (unsigned)port < c->nroute ? c->route[port] : NULL;
-		if (q)
+		if (q) {
 			xport_q_activate(q);
+			if (++routed >= c->nrouted)
+				break;
+		}
+	}
+}
+
+/* Is it time to read the fds: always when no queue polls (we were woken,
+ * or the caller has no other reason to call), else every FD_CHECK_NS. */
+static bool fds_due(struct xvio_xport_ctx *c)
+{
+	if (!c->ahead)
+		c->clock_ns = now_ns();
+	else if (c->clock_ns - c->fd_checked_ns < FD_CHECK_NS)
+		return false;
+	c->fd_checked_ns = c->clock_ns;
+	return true;
+}
+
+/* No spin window: a queue that found nothing re-arms at once. */
+static void rearm_idle(struct xport_q *head)
+{
+	struct xport_q *q, *next;
+
+	for (q = head; q; q = next) {
+		next = q->anext;
+		if (q->fresh)
+			q->fresh = false;
+		else if (q->ops->arm(q))
+			active_unlink(q);
+		else
+			q->ops->quiet(q); /* work arrived: one more pass */
 	}
 }
 
 /*
  * One look at every active queue.  Services never free queues (faults and
  * teardown are deferred), so the next pointer taken before the call stays
- * valid; queues activated meanwhile join at the tail.
+ * valid; queues activated meanwhile join at the tail.  Windows are kept
+ * in a second walk, every CLOCK_PASSES passes, after one clock read: a
+ * queue that found work meanwhile (fresh) starts a new window then.
  */
 static void poll_active(struct xvio_xport_ctx *c)
 {
 	struct xport_q *q, *next;
-	bool idle = c->ahead != NULL;
+	uint64_t now;
 
+	if (!c->ahead)
+		return;
 	for (q = c->ahead; q; q = next) {
 		unsigned n = q->ops->service(q);
-		uint64_t now = now_ns();
 
 		next = q->anext;
-		if (!q->active)
-			continue;
-		if (n > 0) {
-			idle = false;
+		if (n > 0 && q->active) {
+			q->fresh = true;
+			c->worked = true;
+		}
+	}
+	if (++c->passes % CLOCK_PASSES == 0)
+		c->clock_ns = now_ns(); /* fds_due() runs on it, busy or not */
+	if (c->spin_ns == 0) {
+		rearm_idle(c->ahead);
+		return;
+	}
+	if (c->passes % CLOCK_PASSES != 0)
+		return;
+	now = c->clock_ns;
+	if (c->worked) {
+		c->worked = false;
+		c->work_ns = now;
+	}
+	for (q = c->ahead; q; q = next) {
+		next = q->anext;
+		if (q->fresh) {
+			q->fresh = false;
 			q->deadline_ns = now + c->spin_ns;
 		} else if (now >= q->deadline_ns) {
 			if (q->ops->arm(q))
@@ -306,14 +393,16 @@ static void poll_active(struct xvio_xport_ctx *c)
 		}
 	}
 	/*
-	 * Polling found nothing: give the CPU to whoever else wants it.  On
-	 * a machine with fewer free CPUs than pollers (the peer, the
-	 * simulator) a pure busy loop would hold the CPU the peer needs to
-	 * produce what we wait for; measured with one request in flight on
-	 * 2 shared cores, yielding made spinning 7x faster.  With a CPU to
-	 * ourselves sched_yield() returns at once.
+	 * Polling found nothing for a while: give the CPU to whoever else
+	 * wants it.  On a machine with fewer free CPUs than pollers (the
+	 * peer, the simulator) a pure busy loop would hold the CPU the peer
+	 * needs to produce what we wait for; measured with one request in
+	 * flight on 2 shared cores, yielding made spinning 7x faster.  Not
+	 * at once: sched_yield() is a system call (~0.4 us here), as long as
+	 * a whole busy-polled round trip, and a peer with its own CPU
+	 * answers sooner than that.
 	 */
-	if (idle && c->ahead)
+	if (c->ahead && now - c->work_ns >= YIELD_NS)
 		sched_yield();
 }
 
@@ -375,12 +464,17 @@ int xvio_xport_ctx_timeout(const struct xvio_xport_ctx *c)
 
 int xvio_xport_ctx_dispatch(struct xvio_xport_ctx *c)
 {
+	bool fds = fds_due(c);
 	int rc;
 
 	c->in_dispatch = true;
-	rc = xvio_watcher_dispatch(c->w, WATCH_BUDGET);
+	/* Watch events wait in libxenstore's queue (no system call to look,
+	 * but a lock and ~150 instructions): like the event fd, looked at
+	 * every FD_CHECK_NS while queues poll. */
+	rc = fds ? xvio_watcher_dispatch(c->w, WATCH_BUDGET) : 0;
 	if (rc >= 0) {
-		take_events(c);
+		if (fds)
+			take_events(c);
 		poll_active(c);
 		flush_all(c);
 		xport_ctx_run_deferred(c);
@@ -400,9 +494,14 @@ int xvio_xport_ctx_run(struct xvio_xport_ctx *c, const sigset_t *wait_mask)
 		pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	while (!c->stop) {
 		struct timespec zero = { 0, 0 };
-		int rc = ppoll(pfd, XVIO_XPORT_CTX_NFDS,
-		               xvio_xport_ctx_timeout(c) == 0 ? &zero : NULL, wait_mask);
+		int rc = 0;
 
+		/* While queues poll, dispatch looks at the fds itself (every
+		 * FD_CHECK_NS); signals wait for those looks too. */
+		if (!c->ahead || c->dhead || c->fhead ||
+		    c->clock_ns - c->fd_checked_ns >= FD_CHECK_NS)
+			rc = ppoll(pfd, XVIO_XPORT_CTX_NFDS,
+			           xvio_xport_ctx_timeout(c) == 0 ? &zero : NULL, wait_mask);
 		if (rc < 0 && errno != EINTR)
 			return -errno;
 		if (c->stop)

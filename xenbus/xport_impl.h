@@ -62,6 +62,8 @@ struct xport_q {
 	xvio_port_t port;         /* routed local port, 0 = none */
 	bool active;              /* polling: on the active list */
 	bool flushing;            /* on the flush list */
+	bool fresh;               /* activated or found work: restart the
+	                           * window at the next look at the clock */
 	uint64_t deadline_ns;     /* stop polling after this without work */
 	struct xport_q *anext, *aprev;
 	struct xport_q *fnext;
