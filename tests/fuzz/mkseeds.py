@@ -188,3 +188,45 @@ if __name__ == '__main__':
     device_seeds()
     driver_seeds()
     parse_seeds()
+
+
+# ---- blk-req: [flags][cap u16][nout][nin][len u16...][readable bytes] ----
+
+def blk(name, flags, cap, outs, ins, payload):
+    b = struct.pack('<BHBB', flags, cap, len(outs), len(ins))
+    for ln in outs + ins:
+        b += struct.pack('<H', ln)
+    write('blk-req', name, b + payload)
+
+
+def hdr(t, sector):
+    return struct.pack('<IIQ', t, 0, sector)
+
+
+def rng(sector, n, flags=0):
+    return struct.pack('<QII', sector, n, flags)
+
+
+blk('read', 0, 64, [16], [512, 1], hdr(0, 8))
+blk('read-shared-status', 0, 64, [16], [513], hdr(0, 8))
+blk('read-split', 0, 64, [8, 8], [100, 412, 1], hdr(0, 8))
+blk('read-beyond', 0, 64, [16], [1024, 1], hdr(0, 63))
+blk('read-4k-misaligned', 4, 64, [16], [4096, 1], hdr(0, 1))
+blk('write', 0, 64, [16, 512], [1], hdr(1, 8) + bytes(512))
+blk('write-shared', 0, 64, [528], [1], hdr(1, 8) + bytes(512))
+blk('write-ro', 1, 64, [16, 512], [1], hdr(1, 8) + bytes(512))
+blk('write-odd', 0, 64, [16, 500], [1], hdr(1, 8) + bytes(500))
+blk('flush', 0, 64, [16], [1], hdr(4, 0))
+blk('flush-data', 0, 64, [16, 512], [1], hdr(4, 0) + bytes(512))
+blk('getid', 0, 64, [16], [20, 1], hdr(8, 0))
+blk('getid-empty', 0, 64, [16], [1], hdr(8, 0))
+blk('discard', 2, 64, [16, 32], [1], hdr(11, 0) + rng(0, 8) + rng(16, 8))
+blk('discard-off', 0, 64, [16, 16], [1], hdr(11, 0) + rng(0, 8))
+blk('discard-unmap', 2, 64, [16, 16], [1], hdr(11, 0) + rng(0, 8, 1))
+blk('wzeroes-unmap', 2, 64, [16, 16], [1], hdr(13, 0) + rng(0, 8, 1))
+blk('wzeroes-flags', 2, 64, [16, 16], [1], hdr(13, 0) + rng(0, 8, 6))
+blk('wzeroes-beyond', 2, 64, [16, 16], [1], hdr(13, 0) + rng(60, 8))
+blk('unknown', 0, 64, [16], [1], hdr(99, 0))
+blk('no-header', 0, 64, [15], [1], hdr(0, 0)[:15])
+blk('no-status', 0, 64, [16], [], hdr(0, 0))
+blk('zero-iovs', 0, 64, [0, 16, 0], [0, 512, 0, 1, 0], hdr(0, 0))
