@@ -38,7 +38,7 @@ static int run_fio(void *arg)
 	int rc = simtest_sh(&a->s->st, a->domid, out, sizeof(out),
 	                    "fio --name=v --ioengine=nbd --uri='%s' --rw=randwrite "
 	                    "--bsrange=4k-256k --iodepth=16 --numjobs=%d --size=%llu "
-	                    "--offset_increment=%llu --verify=crc32c --do_verify=1 "
+	                    "--offset_increment=%llu --verify=crc32c --verify_state_save=0 --do_verify=1 "
 	                    "--verify_fatal=1 --group_reporting --output-format=json "
 	                    "--output=%s/fio-%d.json && grep -c '\"io_kbytes\" : [1-9]' "
 	                    "%s/fio-%d.json", a->uri, a->jobs, (unsigned long long)a->region,

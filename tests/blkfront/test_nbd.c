@@ -154,7 +154,7 @@ static void fio(const struct bf_scene *s, const char *bs, int depth, int jobs, u
 	 * pass) and write both moved data. */
 	bf_sh(&s->st, s->domid, 0, out, sizeof(out),
 	      "fio --name=v --ioengine=nbd --uri='%s' --rw=randwrite --bsrange=%s "
-	      "--iodepth=%d --numjobs=%d --size=%llu --offset_increment=%llu --verify=crc32c "
+	      "--iodepth=%d --numjobs=%d --size=%llu --offset_increment=%llu --verify=crc32c --verify_state_save=0 "
 	      "--do_verify=1 --verify_fatal=1 --group_reporting --output-format=json %s "
 	      "--output=%s/fio.json && grep -c '\"io_kbytes\" : [1-9]' %s/fio.json",
 	      s->uri, bs, depth, jobs, (unsigned long long)region, (unsigned long long)region,

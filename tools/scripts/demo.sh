@@ -57,7 +57,7 @@ say "inside the guest, the disk is an NBD export of its blkfront: nbdinfo, qemu-
 "$SIM" exec disk-guest -- nbdinfo "$uri" | grep -E 'export-size|is_read_only|can_trim|can_flush' || true
 "$SIM" exec disk-guest -- qemu-io -f raw -r -c 'read -v 0 24' "$uri" | head -n 2
 "$SIM" exec disk-guest -- fio --name=demo --ioengine=nbd --uri="$uri" --rw=randrw --bs=4k \
-	--iodepth=16 --size=16M --verify=crc32c --output-format=terse --terse-version=3 | tail -n 1 |
+	--iodepth=16 --size=16M --verify=crc32c --verify_state_save=0 --output-format=terse --terse-version=3 | tail -n 1 |
 	awk -F';' '{printf "fio randrw 4k depth 16 with crc32c verify: read %s KiB/s, write %s KiB/s, errors %s\n", $7, $48, $5}'
 "$SIM" destroy disk-guest
 kill "$blkback"; wait "$blkback" || true
