@@ -20,9 +20,11 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "barrier.h"
 #include "bench.h"
+#include "../../tests/xport/testdev.h"
 
 /* ---- baselines: two processes ping-ponging ---- */
 
@@ -153,7 +155,9 @@ double baseline_shm_rtt(void)
 		/* pairs with the child's release store of pong */
 		while (__atomic_load_n(&s->pong, __ATOMIC_ACQUIRE) != seq)
 			xvio_cpu_relax();
-	} while ((t = now() - t0) < g_seconds);
+		/* The clock every 64 round trips: it costs as much as a tenth
+		 * of one here. */
+	} while ((seq & 63) != 0 || (t = now() - t0) < g_seconds);
 	__atomic_store_n(&s->ping, UINT64_MAX, __ATOMIC_RELEASE);
 	waitpid(pid, NULL, 0);
 	munmap(s, 4096);
@@ -161,21 +165,60 @@ double baseline_shm_rtt(void)
 }
 
 #define SHM_RING 256u
+/* The bench device's seed for the raw rings (any value: the work is the
+ * same transform the xvio_test backend does). */
+#define SHM_SEED 0x5eedu
 
-/* Two single-producer single-consumer rings: requests and completions. */
-struct shm_rings {
-	alignas(64) uint32_t req_prod;
-	alignas(64) uint32_t req_cons;
-	alignas(64) uint32_t cpl_prod;
-	alignas(64) uint32_t cpl_cons;
-	alignas(64) uint32_t req[SHM_RING];
-	alignas(64) uint32_t cpl[SHM_RING];
-	uint32_t stop;
+/* One request or response: a cache line, like the transport's 64 bytes. */
+struct shm_msg {
+	alignas(64) uint8_t b[BENCH_REQ_BYTES];
 };
 
-static void shm_echo(struct shm_rings *r)
+/*
+ * Two single-producer single-consumer rings: requests and completions.
+ * Slot i of `cpl` answers slot i of `req`; a completion entry is only the
+ * index, so a request's 64 bytes go one way and its 64-byte answer the
+ * other, as in the transport.
+ */
+struct shm_rings {
+	alignas(64) uint32_t req_prod;
+	alignas(64) uint32_t cpl_prod;
+	alignas(64) uint32_t stop;
+	struct shm_msg req[SHM_RING];
+	struct shm_msg cpl[SHM_RING];
+};
+
+/* The 64-byte request `seq` (what the xvio bench's frontend writes). */
+void bench_fill_req(void *buf, uint64_t seq)
+{
+	uint64_t w[BENCH_REQ_BYTES / 8];
+
+	w[0] = seq;
+	for (unsigned i = 1; i < BENCH_REQ_BYTES / 8; i++)
+		w[i] = seq * 0x100000001b3ull + i;
+	memcpy(buf, w, sizeof(w));
+}
+
+/* Is the 64-byte answer `out` right for request `in` (the device's
+ * transform, testdev.h, checked in full)? */
+bool bench_check_resp(uint32_t seed, void *in, void *out)
+{
+	struct iovec iov[2] = { { in, BENCH_REQ_BYTES }, { out, BENCH_REQ_BYTES } };
+
+	return xt_xform(seed, iov, 1, 2, BENCH_REQ_BYTES, true) < 0;
+}
+
+/*
+ * The echo: the xvio_test device's work on each request, in place.  In
+ * the counted mode (mark != NULL) mark() toggles counting on before
+ * request `from` and off after request `to` - 1, and off and on again
+ * around each wait for requests within the window: the count is the work,
+ * not the waiting, like the transport's no-spin rows, which sleep.
+ */
+static void shm_echo(struct shm_rings *r, uint32_t from, uint32_t to, void (*mark)(void))
 {
 	uint32_t cons = 0;
+	bool counting = false, waiting = false;
 
 	for (;;) {
 		/* pairs with the producer's release store of req_prod */
@@ -184,47 +227,106 @@ static void shm_echo(struct shm_rings *r)
 		if (prod == cons) {
 			if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
 				_exit(0);
+			if (counting && !waiting) {
+				mark();
+				waiting = true;
+			}
 			xvio_cpu_relax();
 			continue;
 		}
-		for (; cons != prod; cons++)
-			r->cpl[cons % SHM_RING] = r->req[cons % SHM_RING];
-		/* entries before index; pairs with the producer's acquire load */
+		if (waiting) {
+			mark();
+			waiting = false;
+		}
+		for (; cons != prod; cons++) {
+			struct iovec iov[2] = {
+				{ r->req[cons % SHM_RING].b, BENCH_REQ_BYTES },
+				{ r->cpl[cons % SHM_RING].b, BENCH_REQ_BYTES },
+			};
+
+			if (mark && cons == from) {
+				mark();
+				counting = true;
+			}
+			xt_xform(SHM_SEED, iov, 1, 2, BENCH_REQ_BYTES, false);
+			if (mark && cons + 1 == to) {
+				mark();
+				counting = false;
+			}
+		}
+		/* answers before index; pairs with the requester's acquire load */
 		__atomic_store_n(&r->cpl_prod, prod, __ATOMIC_RELEASE);
 	}
 }
 
-/* Requests per second with `depth` requests kept in flight. */
-double baseline_shm_ring(unsigned depth)
+/*
+ * Keep `depth` requests in flight: write each request into its slot,
+ * publish, wait for completions, check every answer in full.  Timed
+ * (n == 0: for g_seconds, returns requests per second) or counted
+ * (`warm` requests, then `n` between two calls of mark() on each side:
+ * the requester after completions, the echo before echoing).
+ */
+static double shm_ring_run(unsigned depth, uint32_t warm, uint32_t n, void (*mark)(void))
 {
 	struct shm_rings *r = shared_pages(sizeof(*r));
-	uint32_t prod = 0, cons = 0;
-	double t0, t;
+	uint32_t prod = 0, cons = 0, end = warm + n;
+	bool counted = n > 0, counting = false;
+	double t0, t = 0;
 	pid_t pid = fork();
 
 	if (pid < 0)
 		die("fork", errno);
 	if (pid == 0)
-		shm_echo(r);
+		shm_echo(r, warm, end, counted ? mark : NULL);
 	t0 = now();
-	do {
+	for (;;) {
 		uint32_t cp;
 
-		while (prod - cons < depth) {
-			r->req[prod % SHM_RING] = prod;
+		if (counted) {
+			if (cons == end)
+				break;
+			if (!counting && cons == warm) {
+				mark();
+				counting = true;
+			}
+		} else if ((cons & 255) < depth && (t = now() - t0) >= g_seconds) {
+			break;
+		}
+		/* Up to `warm` first, so that a counted window starts there. */
+		while (prod - cons < depth && (!counted || prod != (counting ? end : warm))) {
+			bench_fill_req(r->req[prod % SHM_RING].b, prod + 1);
 			prod++;
 		}
-		/* entries before index; pairs with the echo's acquire load */
+		/* requests before index; pairs with the echo's acquire load */
 		__atomic_store_n(&r->req_prod, prod, __ATOMIC_RELEASE);
 		/* pairs with the echo's release store of cpl_prod */
-		while ((cp = __atomic_load_n(&r->cpl_prod, __ATOMIC_ACQUIRE)) == cons)
-			xvio_cpu_relax();
+		if ((cp = __atomic_load_n(&r->cpl_prod, __ATOMIC_ACQUIRE)) == cons) {
+			if (counting)
+				mark(); /* the wait is not counted */
+			while ((cp = __atomic_load_n(&r->cpl_prod, __ATOMIC_ACQUIRE)) == cons)
+				xvio_cpu_relax();
+			if (counting)
+				mark();
+		}
 		for (; cons != cp; cons++)
-			if (r->cpl[cons % SHM_RING] != cons)
+			if (!bench_check_resp(SHM_SEED, r->req[cons % SHM_RING].b,
+			                      r->cpl[cons % SHM_RING].b))
 				die("shm ring echo", EPROTO);
-	} while ((t = now() - t0) < g_seconds);
+	}
+	if (counted)
+		mark();
 	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
 	waitpid(pid, NULL, 0);
 	munmap(r, sizeof(*r));
-	return (double)cons / t;
+	return counted ? 0 : (double)cons / t;
+}
+
+double baseline_shm_ring(unsigned depth)
+{
+	return shm_ring_run(depth, 0, 0, NULL);
+}
+
+void baseline_shm_ring_counted(unsigned depth, uint32_t warm, uint32_t n, void (*mark)(void))
+{
+	shm_ring_run(depth, warm, n, mark);
 }

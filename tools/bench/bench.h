@@ -4,7 +4,9 @@
 #define XVIO_BENCH_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Seconds each figure is measured for (-s). */
@@ -28,16 +30,35 @@ int sim_create(struct sim *s, const char *name);
 void sim_enter(const struct sim *s, int domid);
 void sim_stop(struct sim *s);
 
+/* The ring benchmark's request: 64 readable bytes, answered with 64
+ * writable bytes by the xvio_test transform (tests/xport/testdev.h). */
+#define BENCH_REQ_BYTES 64u
+/* Write request number `seq` (64 bytes) into buf. */
+void bench_fill_req(void *buf, uint64_t seq);
+/* Check a 64-byte answer in full against its request. */
+bool bench_check_resp(uint32_t seed, void *req, void *resp);
+
 /* Baselines (baseline.c): round trips per second between two processes. */
 double baseline_eventfd(void);
 double baseline_socket(void);
 /* Seconds per round trip of a busy-polled shared-memory ping-pong. */
 double baseline_shm_rtt(void);
 /* Requests per second through busy-polled shared-memory request and
- * completion rings with `depth` requests in flight. */
+ * completion rings with `depth` requests in flight, each request 64 bytes
+ * written into its ring slot, answered in place by the xvio_test
+ * transform into a 64-byte completion slot, checked in full. */
 double baseline_shm_ring(unsigned depth);
+/* The same rings for `warm` + `n` requests, calling mark() on both sides
+ * when the `n` counted requests start and end (for instruction counts). */
+void baseline_shm_ring_counted(unsigned depth, uint32_t warm, uint32_t n, void (*mark)(void));
 
 int bench_xenstore(void);
 int bench_evtchn(void);
+/* argv[0] is "ring" (options follow) / the side's role for ring-side. */
+int bench_ring(int argc, char **argv);
+int bench_ring_side(int argc, char **argv);
+/* argv[0] is "blk" (options follow) / the side's role for blk-side. */
+int bench_blk(int argc, char **argv);
+int bench_blk_side(int argc, char **argv);
 
 #endif

@@ -107,6 +107,7 @@ int sim_create(struct sim *s, const char *name)
 	const char *argv[] = { s->bin, "--state-dir", s->dir, "create", cfg, NULL };
 	FILE *f;
 	char *p;
+	int rc;
 
 	snprintf(cfg, sizeof(cfg), "%s/%s.cfg", s->dir, name);
 	f = fopen(cfg, "w");
@@ -114,7 +115,9 @@ int sim_create(struct sim *s, const char *name)
 		die("config", errno);
 	fprintf(f, "name = \"%s\"\nmemory = 64\n", name);
 	fclose(f);
-	if (run(argv, out, sizeof(out)) != 0 || !(p = strstr(out, "(id "))) {
+	rc = run(argv, out, sizeof(out));
+	unlink(cfg); /* read by create; sim_stop removes the directory */
+	if (rc != 0 || !(p = strstr(out, "(id "))) {
 		fprintf(stderr, "xvio-bench: cannot create a domain\n");
 		exit(1);
 	}

@@ -6,6 +6,13 @@
  *
  *   xvio-bench xenstore [-s SECONDS]   xenstore operations per second
  *   xvio-bench evtchn   [-s SECONDS]   event-channel round trip between domains
+ *   xvio-bench [-s SECONDS] ring [--spin-us N]
+ *                                      transport request latency and rate
+ *   xvio-bench ring --callgrind [--requests N] [--spin-us N] [--keep]
+ *                                      instructions per request (valgrind)
+ *   xvio-bench [-s SECONDS] blk [--spin-us N] [--queues N] [--size MiB] [--rounds N]
+ *   xvio-bench blk --callgrind [--requests N] [--keep]
+ *                                      block I/O against fio / qemu-nbd
  *
  * Each subcommand starts a private simulator (xvio-sim next to this binary,
  * or $XVIO_SIM) in a temporary state directory.
@@ -21,12 +28,25 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: xvio-bench [-s SECONDS] xenstore|evtchn\n"
+	fputs("usage: xvio-bench [-s SECONDS] xenstore|evtchn|ring|blk [OPTIONS]\n"
 	      "\n"
 	      "  xenstore  xenstore read/write/transaction rates through xvio-sim,\n"
 	      "            beside eventfd and unix-socket ping-pong baselines\n"
 	      "  evtchn    event-channel round trip between a dom0 and a domU process,\n"
-	      "            beside an eventfd ping-pong baseline\n",
+	      "            beside an eventfd ping-pong baseline\n"
+	      "  ring      transport requests between a dom0 and a domU process: round\n"
+	      "            trip at depth 1 and requests/s at depth 64, spinning and not,\n"
+	      "            beside busy-polled shared-memory and eventfd baselines\n"
+	      "            [--spin-us N]  spin window of the spinning runs\n"
+	      "            [--callgrind [--requests N] [--keep]]  instructions and system\n"
+	      "            calls per request under valgrind instead of times (--keep:\n"
+	      "            leave the callgrind files for callgrind_annotate)\n"
+	      "  blk       block I/O on a tmpfs image: fio io_uring on the file, blkfront's\n"
+	      "            C API -> xvio-blkback, fio nbd -> nbdkit xvioblk, fio nbd ->\n"
+	      "            qemu-nbd (4 KiB random read, 1 MiB sequential read and write)\n"
+	      "            [--spin-us N] [--queues N] [--size MiB] [--rounds N]\n"
+	      "            [--callgrind [--requests N] [--keep]]  instructions per 4 KiB\n"
+	      "            read of blkfront + blkback beside fio's, under valgrind\n",
 	      f);
 }
 
@@ -34,7 +54,8 @@ int main(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "hs:")) != -1) {
+	/* "+": options after the subcommand are the subcommand's. */
+	while ((c = getopt(argc, argv, "+hs:")) != -1) {
 		switch (c) {
 		case 's':
 			g_seconds = atof(optarg);
@@ -51,11 +72,25 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind + 1 != argc) {
+	if (optind >= argc) {
 		usage(stderr);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(argv[optind], "ring") == 0)
+		return bench_ring(argc - optind, argv + optind);
+	/* Internal: one side of `ring`, re-executed under valgrind. */
+	if (strcmp(argv[optind], "ring-side") == 0)
+		return bench_ring_side(argc - optind - 1, argv + optind + 1);
+	if (strcmp(argv[optind], "blk") == 0)
+		return bench_blk(argc - optind, argv + optind);
+	/* Internal: the guest side of `blk` (blkfront), possibly under valgrind. */
+	if (strcmp(argv[optind], "blk-side") == 0)
+		return bench_blk_side(argc - optind - 1, argv + optind + 1);
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return 2;
+	}
 	if (strcmp(argv[optind], "xenstore") == 0)
 		return bench_xenstore();
 	if (strcmp(argv[optind], "evtchn") == 0)
