@@ -16,77 +16,16 @@
 
 #include "bt.h"
 
-static void put(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
-                const char *val)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	if (!xs_write(xs, t, path, val, (unsigned)strlen(val)))
-		CHECK_FAIL("write %s: %s", path, strerror(errno));
-}
-
-/* libxl__device_disk_add for a virtio disk (libxl_disk.c, 4.17). */
-static bool make_txn(struct xs_handle *xs0, const struct bt_disk *d)
-{
-	struct xs_permissions fe_perms[2] = {
-		{ .id = (unsigned)d->domid, .perms = XS_PERM_NONE },
-		{ .id = 0, .perms = XS_PERM_READ },
-	};
-	struct xs_permissions be_perms[2] = {
-		{ .id = 0, .perms = XS_PERM_NONE },
-		{ .id = (unsigned)d->domid, .perms = XS_PERM_READ },
-	};
-	xs_transaction_t t = xs_transaction_start(xs0);
-	char v[32];
-
-	CHECK(t != XBT_NULL);
-	CHECK(xs_mkdir(xs0, t, d->fe));
-	CHECK(xs_set_permissions(xs0, t, d->fe, fe_perms, 2));
-	put(xs0, t, d->fe, "backend", d->be);
-	put(xs0, t, d->fe, "backend-id", "0");
-	put(xs0, t, d->fe, "state", "1");
-	snprintf(v, sizeof(v), "%u", d->devid);
-	put(xs0, t, d->fe, "virtual-device", v);
-	put(xs0, t, d->fe, "device-type", d->device_type ? d->device_type : "disk");
-	put(xs0, t, d->fe, "trusted", "1");
-	CHECK(xs_mkdir(xs0, t, d->be));
-	CHECK(xs_set_permissions(xs0, t, d->be, be_perms, 2));
-	put(xs0, t, d->be, "frontend", d->fe);
-	snprintf(v, sizeof(v), "%d", d->domid);
-	put(xs0, t, d->be, "frontend-id", v);
-	put(xs0, t, d->be, "params", d->params);
-	put(xs0, t, d->be, "online", "1");
-	put(xs0, t, d->be, "removable", "0");
-	put(xs0, t, d->be, "bootable", "1");
-	put(xs0, t, d->be, "state", "1");
-	put(xs0, t, d->be, "dev", "xvdb");
-	put(xs0, t, d->be, "type", "standalone");
-	put(xs0, t, d->be, "mode", d->mode ? d->mode : "w");
-	put(xs0, t, d->be, "device-type", d->device_type ? d->device_type : "disk");
-	if (d->discard >= 0)
-		put(xs0, t, d->be, "discard-enable", d->discard ? "1" : "0");
-	if (d->direct)
-		put(xs0, t, d->be, "direct-io-safe", "1");
-	put(xs0, t, d->be, "specification", "virtio");
-	put(xs0, t, d->be, "transport", "mmio");
-	put(xs0, t, d->be, "base", "0");
-	put(xs0, t, d->be, "irq", "0");
-	if (xs_transaction_end(xs0, t, false))
-		return true;
-	if (errno != EAGAIN)
-		CHECK_FAIL("disk transaction: %s", strerror(errno));
-	return false;
-}
-
 void bt_make_disk(struct xs_handle *xs0, struct bt_disk *d)
 {
-	snprintf(d->be, sizeof(d->be), "/local/domain/0/backend/virtio_disk/%d/%u", d->domid,
-	         d->devid);
-	snprintf(d->fe, sizeof(d->fe), "/local/domain/%d/device/virtio_disk/%u", d->domid,
-	         d->devid);
-	while (!make_txn(xs0, d))
-		;
+	struct xp_disk x = {
+		.domid = d->domid, .devid = d->devid, .params = d->params, .mode = d->mode,
+		.device_type = d->device_type, .discard = d->discard, .direct = d->direct,
+	};
+
+	xp_make_disk(xs0, &x);
+	memcpy(d->be, x.be, sizeof(d->be));
+	memcpy(d->fe, x.fe, sizeof(d->fe));
 }
 
 void bt_error_node(struct xs_handle *xs0, const struct bt_disk *d, char *buf, size_t size)

@@ -63,77 +63,21 @@ long long bf_check_pattern(const char *path, uint64_t size)
 
 /* ---- the device, as libxl writes it ---- */
 
-static void put(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key,
-                const char *val)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	if (!xs_write(xs, t, path, val, (unsigned)strlen(val)))
-		CHECK_FAIL("write %s: %s", path, strerror(errno));
-}
-
-static bool disk_txn(struct xs_handle *xs0, const struct bf_disk *d, const char *mode,
-                     bool discard)
-{
-	struct xs_permissions fe_perms[2] = {
-		{ .id = (unsigned)d->domid, .perms = XS_PERM_NONE },
-		{ .id = 0, .perms = XS_PERM_READ },
-	};
-	struct xs_permissions be_perms[2] = {
-		{ .id = 0, .perms = XS_PERM_NONE },
-		{ .id = (unsigned)d->domid, .perms = XS_PERM_READ },
-	};
-	xs_transaction_t t = xs_transaction_start(xs0);
-	char num[32];
-
-	CHECK(t != XBT_NULL);
-	CHECK(xs_mkdir(xs0, t, d->fe));
-	CHECK(xs_set_permissions(xs0, t, d->fe, fe_perms, 2));
-	put(xs0, t, d->fe, "backend", d->be);
-	put(xs0, t, d->fe, "backend-id", "0");
-	put(xs0, t, d->fe, "state", "1");
-	snprintf(num, sizeof(num), "%u", d->devid);
-	put(xs0, t, d->fe, "virtual-device", num);
-	put(xs0, t, d->fe, "device-type", "disk");
-	put(xs0, t, d->fe, "trusted", "1");
-	CHECK(xs_mkdir(xs0, t, d->be));
-	CHECK(xs_set_permissions(xs0, t, d->be, be_perms, 2));
-	put(xs0, t, d->be, "frontend", d->fe);
-	snprintf(num, sizeof(num), "%d", d->domid);
-	put(xs0, t, d->be, "frontend-id", num);
-	put(xs0, t, d->be, "params", d->image);
-	put(xs0, t, d->be, "online", "1");
-	put(xs0, t, d->be, "removable", "0");
-	put(xs0, t, d->be, "bootable", "1");
-	put(xs0, t, d->be, "state", "1");
-	put(xs0, t, d->be, "dev", "xvdb");
-	put(xs0, t, d->be, "type", "standalone");
-	put(xs0, t, d->be, "mode", mode);
-	put(xs0, t, d->be, "device-type", "disk");
-	put(xs0, t, d->be, "discard-enable", discard ? "1" : "0");
-	put(xs0, t, d->be, "specification", "virtio");
-	put(xs0, t, d->be, "transport", "mmio");
-	put(xs0, t, d->be, "base", "0");
-	put(xs0, t, d->be, "irq", "0");
-	if (xs_transaction_end(xs0, t, false))
-		return true;
-	if (errno != EAGAIN)
-		CHECK_FAIL("device transaction: %s", strerror(errno));
-	return false;
-}
-
 void bf_disk(struct xs_handle *xs0, int domid, unsigned devid, const char *image,
              const char *mode, bool discard, struct bf_disk *d)
 {
+	struct xp_disk x = {
+		.domid = domid, .devid = devid, .params = image, .mode = mode,
+		.discard = discard,
+	};
+
 	memset(d, 0, sizeof(*d));
 	d->domid = domid;
 	d->devid = devid;
 	snprintf(d->image, sizeof(d->image), "%s", image);
-	snprintf(d->be, sizeof(d->be), "/local/domain/0/backend/virtio_disk/%d/%u", domid, devid);
-	snprintf(d->fe, sizeof(d->fe), "/local/domain/%d/device/virtio_disk/%u", domid, devid);
-	while (!disk_txn(xs0, d, mode, discard))
-		;
+	xp_make_disk(xs0, &x);
+	memcpy(d->be, x.be, sizeof(d->be));
+	memcpy(d->fe, x.fe, sizeof(d->fe));
 }
 
 /* ---- processes ---- */

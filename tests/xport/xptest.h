@@ -47,6 +47,23 @@ void xp_make_device(struct xs_handle *xs0, int domid, unsigned devid, struct xp_
 /* libxl's removal: online=0 and backend state 5 in one transaction. */
 void xp_remove_device(struct xs_handle *xs0, const struct xp_dev *d);
 
+/*
+ * A virtio_disk as libxl 4.17's device_disk_add writes it for
+ * `backendtype=standalone, specification=virtio` (docs/protocol.md §1), in
+ * one transaction with libxl's permissions.  Fills be and fe.
+ */
+struct xp_disk {
+	int domid;
+	unsigned devid;
+	const char *params;
+	const char *mode;          /* "w" when NULL */
+	const char *device_type;   /* "disk" when NULL */
+	int discard;               /* discard-enable; -1: key absent */
+	bool direct;               /* direct-io-safe = 1 */
+	char be[256], fe[256];
+};
+void xp_make_disk(struct xs_handle *xs0, struct xp_disk *d);
+
 /* Read dir/key ("" and false when missing). */
 bool xp_read(struct xs_handle *xs, const char *dir, const char *key, char *buf, size_t size);
 void xp_write(struct xs_handle *xs, const char *dir, const char *key, const char *val);
