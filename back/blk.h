@@ -76,6 +76,9 @@ struct blk_image {
 	char serial[BLK_SERIAL_LEN + 1];
 	/* What the file system refused once (then a fallback is used). */
 	bool no_zero_range, no_punch;
+	/* blk_io_file_add's slot for fd (0: none, use fd); the owner of the
+	 * blk_io registers and unregisters it (blk_image_open clears it). */
+	unsigned reg;
 };
 
 /*
@@ -184,6 +187,24 @@ int blk_io_new(unsigned entries, struct blk_io **out);
 void blk_io_free(struct blk_io *io);
 /* An eventfd readable when completions may be waiting. */
 int blk_io_fd(const struct blk_io *io);
+/*
+ * Registered files (a sparse table of BLK_IO_FILES slots): returns a slot
+ * + 1 for blk_image.reg, or 0 when fd cannot be registered (no table, all
+ * slots taken): requests then use the plain fd.  Delete before closing
+ * the fd; operations still in the kernel keep the file alive.
+ */
+#define BLK_IO_FILES 256u
+unsigned blk_io_file_add(struct blk_io *io, int fd);
+void blk_io_file_del(struct blk_io *io, unsigned reg);
+/*
+ * The eventfd is only needed while the loop sleeps: a loop that polls the
+ * ring every pass (while the transport spins) calls blk_io_disarm() so the
+ * kernel does not signal it on every completion, and blk_io_arm() before
+ * it sleeps; arm returns true when completions (or completion work) may
+ * be waiting, which no signal will announce: run before sleeping.
+ */
+bool blk_io_arm(struct blk_io *io);
+void blk_io_disarm(struct blk_io *io);
 /* Whether the ring can do fallocate (else it runs synchronously). */
 bool blk_io_async_fallocate(const struct blk_io *io);
 /* Start a validated request; q->done runs later (never from here). */

@@ -42,6 +42,9 @@ static char zeroes[ZCHUNK] __attribute__((aligned(4096)));
 struct blk_io {
 	struct io_uring ring;
 	int efd;
+	bool efd_on;            /* completions signal efd (blk_io_arm) */
+	unsigned nfiles;        /* registered file table slots (0: none) */
+	uint8_t *file_used;     /* per slot */
 	unsigned cap;           /* requests allowed in the kernel */
 	unsigned in_kernel;
 	bool async_falloc;
@@ -52,29 +55,61 @@ struct blk_io {
 /* user_data of operations nobody waits for (cancellations). */
 #define UD_IGNORE 0
 
+/*
+ * The ring is only ever used by the thread that made it, so the kernel
+ * need not interrupt it to run completion work (COOP_TASKRUN: that work
+ * runs when the thread next enters the kernel; TASKRUN_FLAG tells
+ * liburing when to enter for it) and may skip the locking for several
+ * submitters (SINGLE_ISSUER).  Older kernels refuse unknown flags with
+ * -EINVAL: then the plain ring.
+ */
+static int ring_init(struct blk_io *io, unsigned entries)
+{
+	static const unsigned extra[] = {
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	int rc = -EINVAL;
+
+	for (unsigned i = 0; i < sizeof(extra) / sizeof(extra[0]) && rc == -EINVAL; i++) {
+		struct io_uring_params prm = { 0 };
+
+		prm.flags = IORING_SETUP_CQSIZE | extra[i];
+		prm.cq_entries = entries * 2;
+		rc = io_uring_queue_init_params(entries, &io->ring, &prm);
+		if (rc == 0)
+			io->cap = prm.cq_entries;
+	}
+	return rc;
+}
+
 int blk_io_new(unsigned entries, struct blk_io **out)
 {
-	struct io_uring_params prm = { 0 };
 	struct io_uring_probe *probe;
 	struct blk_io *io = calloc(1, sizeof(*io));
 	int rc;
 
 	if (!io)
 		return -ENOMEM;
-	prm.flags = IORING_SETUP_CQSIZE;
-	prm.cq_entries = entries * 2;
-	rc = io_uring_queue_init_params(entries, &io->ring, &prm);
+	io->efd = -1;
+	rc = ring_init(io, entries);
 	if (rc < 0) {
 		free(io);
 		return rc;
 	}
-	io->cap = prm.cq_entries;
 	io->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (io->efd < 0 || (rc = io_uring_register_eventfd(&io->ring, io->efd)) < 0) {
 		rc = io->efd < 0 ? -errno : rc;
 		blk_io_free(io);
 		return rc;
 	}
+	io->efd_on = true;
+	/* Registered files save a file lookup and reference per operation;
+	 * without them (old kernel, no memory) requests use the plain fd. */
+	io->file_used = calloc(BLK_IO_FILES, 1);
+	if (io->file_used && io_uring_register_files_sparse(&io->ring, BLK_IO_FILES) == 0)
+		io->nfiles = BLK_IO_FILES;
 	probe = io_uring_get_probe_ring(&io->ring);
 	io->async_falloc = probe && io_uring_opcode_supported(probe, IORING_OP_FALLOCATE);
 	if (probe)
@@ -90,7 +125,50 @@ void blk_io_free(struct blk_io *io)
 	io_uring_queue_exit(&io->ring);
 	if (io->efd >= 0)
 		close(io->efd);
+	free(io->file_used);
 	free(io);
+}
+
+unsigned blk_io_file_add(struct blk_io *io, int fd)
+{
+	for (unsigned i = 0; i < io->nfiles; i++) {
+		if (io->file_used[i])
+			continue;
+		if (io_uring_register_files_update(&io->ring, i, &fd, 1) != 1)
+			return 0;
+		io->file_used[i] = 1;
+		return i + 1;
+	}
+	return 0;
+}
+
+void blk_io_file_del(struct blk_io *io, unsigned reg)
+{
+	int none = -1;
+
+	if (reg == 0 || reg > io->nfiles || !io->file_used[reg - 1])
+		return;
+	/* The kernel keeps its own reference while operations use it. */
+	if (io_uring_register_files_update(&io->ring, reg - 1, &none, 1) == 1)
+		io->file_used[reg - 1] = 0;
+}
+
+bool blk_io_arm(struct blk_io *io)
+{
+	if (!io->efd_on) {
+		io_uring_cq_eventfd_toggle(&io->ring, true);
+		io->efd_on = true;
+	}
+	/* What completed while it was off signalled nothing. */
+	return blk_io_busy(io);
+}
+
+void blk_io_disarm(struct blk_io *io)
+{
+	if (io->efd_on) {
+		io_uring_cq_eventfd_toggle(&io->ring, false);
+		io->efd_on = false;
+	}
 }
 
 int blk_io_fd(const struct blk_io *io)
@@ -187,6 +265,15 @@ static struct io_uring_sqe *issue_falloc(struct blk_io *io, struct blk_ioreq *q)
 	return sqe;
 }
 
+/* Use the image's registered slot (the sqe was prepared with its fd). */
+static void set_file(struct io_uring_sqe *sqe, const struct blk_image *img)
+{
+	if (img->reg) {
+		sqe->fd = (int)img->reg - 1;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+}
+
 /* Put the request's next operation in the submission ring. */
 static void issue(struct blk_io *io, struct blk_ioreq *q)
 {
@@ -216,8 +303,10 @@ static void issue(struct blk_io *io, struct blk_ioreq *q)
 		sqe = issue_falloc(io, q);
 		break;
 	}
-	if (sqe)
+	if (sqe) {
 		io_uring_sqe_set_data(sqe, q);
+		set_file(sqe, q->img);
+	}
 }
 
 /* Start q now if the kernel has room, else queue it in order. */
@@ -447,9 +536,11 @@ static unsigned reap(struct blk_io *io)
 bool blk_io_busy(struct blk_io *io)
 {
 	/* Entries still in the submission ring: the kernel refused them for
-	 * now (EBUSY, EAGAIN); try again on the next turn. */
+	 * now (EBUSY, EAGAIN); try again on the next turn.  TASKRUN:
+	 * completion work waits for us to enter the kernel (reap does). */
 	return io->sync_head || io_uring_cq_ready(&io->ring) > 0 ||
-	       io_uring_sq_ready(&io->ring) > 0;
+	       io_uring_sq_ready(&io->ring) > 0 ||
+	       (IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN);
 }
 
 unsigned blk_io_run(struct blk_io *io)

@@ -218,7 +218,11 @@ static int bk_setup(struct xvio_xport_bdev *d, xs_transaction_t t, struct xvio_e
 	struct xs_handle *xs = xvio_xport_ctx_xs(g.ctx);
 	int rc;
 
+	/* The last session's requests were drained at its disconnect. */
+	blk_io_file_del(g.io, k->img.reg);
 	rc = blk_image_open(&k->img, xs, t, xvio_xport_bdev_path(d), &g.o, err);
+	if (rc == 0)
+		k->img.reg = blk_io_file_add(g.io, k->img.fd);
 	/* RO, DISCARD and WRITE_ZEROES depend on the image. */
 	if (rc == 0)
 		xvio_xport_bdev_set_features(d, k->img.features);
@@ -260,6 +264,7 @@ static void bk_remove(struct xvio_xport_bdev *d)
 	struct disk *k = xvio_xport_bdev_priv(d);
 
 	blk_io_drain(g.io, &k->owner, k->img.fd); /* nothing is left: cheap */
+	blk_io_file_del(g.io, k->img.reg);
 	blk_image_close(&k->img);
 	while (k->free) {
 		struct dreq *q = k->free;
@@ -370,12 +375,22 @@ static void parse_args(int argc, char **argv)
 	}
 }
 
-/* Poll the transport, the ring's eventfd and the signals until a signal. */
+/* Passes of a busy loop between looks at the signals. */
+#define SIG_CHECK_PASSES 64u
+
+/*
+ * Poll the transport, the ring's eventfd and the signals until a signal.
+ * While the transport spins (timeout 0) the loop reaps the ring on every
+ * pass anyway: the ring's eventfd is off and poll(2) runs only every
+ * SIG_CHECK_PASSES passes, for the signals (the context looks at its own
+ * fds while it spins).  Before sleeping the eventfd is armed again.
+ */
 static int run(int sfd)
 {
 	struct pollfd pfd[XVIO_XPORT_CTX_NFDS + 2];
 	int fds[XVIO_XPORT_CTX_NFDS];
 	const unsigned ring = XVIO_XPORT_CTX_NFDS, sig = XVIO_XPORT_CTX_NFDS + 1;
+	unsigned pass = 0;
 
 	xvio_xport_ctx_fds(g.ctx, fds);
 	for (unsigned i = 0; i < XVIO_XPORT_CTX_NFDS; i++)
@@ -384,8 +399,14 @@ static int run(int sfd)
 	pfd[sig] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	for (;;) {
 		int timeout = blk_io_busy(g.io) ? 0 : xvio_xport_ctx_timeout(g.ctx);
-		int rc = poll(pfd, sig + 1, timeout);
+		int rc = 0;
 
+		if (timeout != 0 && blk_io_arm(g.io))
+			timeout = 0;
+		else if (timeout == 0)
+			blk_io_disarm(g.io);
+		if (timeout != 0 || ++pass % SIG_CHECK_PASSES == 0)
+			rc = poll(pfd, sig + 1, timeout);
 		if (rc < 0 && errno != EINTR)
 			return -errno;
 		if (rc > 0 && pfd[sig].revents)

@@ -26,6 +26,8 @@
 #define HDR_STATUS 32u
 #define MAX_SLOTS 1024u
 #define STATUS_UNSET 0xffu
+/* Longest chain posted without an indirect table (direct_ok). */
+#define DIRECT_MAX_DESC 4u
 
 struct slot {
 	struct xvio_xport_freq fr;       /* first: the transport hands it back */
@@ -255,6 +257,14 @@ static int blk_setup(struct xvio_xport_fdev *d, xs_transaction_t t, const char *
 		                    "carry one block of %u bytes", be, in.size_max, in.seg_max,
 		                    in.blk_size);
 	b->pending = in;
+	/* Parts kept from the last session are posted again after this; a
+	 * direct chain that no longer fits a smaller ring goes indirect. */
+	for (unsigned i = 0; i < b->nslots; i++) {
+		struct xvio_xport_freq *fr = &b->slots[i].fr;
+
+		if (b->slots[i].req && fr->nout + fr->nin > in.queue_size)
+			fr->flags &= ~XVIO_XPORT_REQ_DIRECT;
+	}
 	return 0;
 }
 
@@ -396,6 +406,25 @@ static void fill_hdr(struct xvio_blk *b, struct slot *s, const struct xvio_blk_r
 	h[HDR_STATUS] = STATUS_UNSET;
 }
 
+/*
+ * Whether a chain of n descriptors goes straight into the ring.  An
+ * indirect table costs an area allocation per request on this side and a
+ * mapping on the backend's; a short chain is cheaper posted directly, as
+ * long as the ring keeps room for the depth: direct chains are used only
+ * while the parts in flight per queue (b->busy spread over the queues,
+ * this one included) would fill at most half the ring with them.  Longer
+ * chains, and deeper queues, keep the indirect table, which takes one
+ * ring descriptor.  In grant mode each sg is one descriptor (data_sg
+ * keeps segments inside a page; header and status share the slot page).
+ */
+static bool direct_ok(const struct xvio_blk *b, unsigned n)
+{
+	unsigned nq = b->info.num_queues ? b->info.num_queues : 1;
+	unsigned per_q = (b->busy + nq - 1) / nq;
+
+	return n <= DIRECT_MAX_DESC && per_q * n <= b->info.queue_size / 2;
+}
+
 /* Build slot s's chain for `len` bytes of r at data offset `doff`. */
 static void build(struct xvio_blk *b, struct slot *s, struct xvio_blk_req *r, uint32_t len)
 {
@@ -416,6 +445,8 @@ static void build(struct xvio_blk *b, struct slot *s, struct xvio_blk_req *r, ui
 	sg[n++] = (struct xvio_xport_sg){ &b->hdrbuf, s->hdr_off + HDR_STATUS, 1 };
 	s->fr = (struct xvio_xport_freq){ .sg = sg, .nout = nout, .nin = n - nout };
 	s->fr.cookie = s;
+	if (direct_ok(b, n))
+		s->fr.flags = XVIO_XPORT_REQ_DIRECT;
 }
 
 static void finish(struct xvio_blk_req *r)

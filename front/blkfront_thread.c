@@ -2,8 +2,17 @@
 /*
  * blkfront, threaded layer (blkfront.h, xvio_blkt_*): one private thread
  * owns the xport context and the blkfront; other threads hand it commands
- * through a mutex-protected FIFO and an eventfd, and sleep on a condition
- * variable of their own command until it completes.
+ * through a mutex-protected FIFO and sleep on a condition variable of
+ * their own command until it completes.
+ *
+ * Hand-off costs, per command, kept low for small requests:
+ *   - the eventfd is written only when the private thread sleeps (or is
+ *     about to): while its context spins it looks at the FIFO on every
+ *     pass and makes no system call for it;
+ *   - with a spin window (spin_us), one caller at a time polls its
+ *     command's `done` for up to that long before sleeping, and the
+ *     private thread signals the condition variable only for a caller
+ *     that sleeps.
  *
  * The private thread also keeps a table of the disks (devid, connected,
  * info) under the same mutex, so callers list and wait for disks without
@@ -11,6 +20,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -34,7 +44,10 @@ struct xvio_blkt {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;        /* disk table, startup, death */
 	struct cmd *qhead, *qtail;     /* waiting for the private thread */
+	atomic_bool queued;            /* qhead != NULL, read without the lock */
+	atomic_uint spinners;          /* callers polling their command */
 	int efd;
+	bool sleeping;                 /* the private thread may block: wake it */
 	bool stop, dead, started;
 	int start_rc;
 	struct xvio_err start_err;
@@ -114,20 +127,28 @@ struct cmd {
 	struct xvio_blk_req req;
 	struct xvio_blkt *t;
 	unsigned devid;
-	bool done;
+	atomic_bool done;              /* set last, under the lock */
+	bool sleeping;                 /* the caller waits on cv */
 	pthread_cond_t cv;
 	struct cmd *next;
 };
 
-/* Publish a result (on the private thread, lock not held). */
+/* Callers polling for their result at once (the rest sleep at once): on
+ * few CPUs more pollers only take time from the threads they wait for. */
+#define MAX_SPINNERS 1u
+
+/* Publish a result (on the private thread, lock not held).  `done` is
+ * the last write to c: a polling caller may free c as soon as it sees
+ * it (after taking the lock once, which orders it after this). */
 static void complete_cmd(struct cmd *c, int status)
 {
-	struct xvio_blkt *t = c->t; /* c is gone once the waiter wakes */
+	struct xvio_blkt *t = c->t;
 
 	pthread_mutex_lock(&t->lock);
 	c->req.status = status;
-	c->done = true;
-	pthread_cond_signal(&c->cv);
+	if (c->sleeping)
+		pthread_cond_signal(&c->cv);
+	atomic_store_explicit(&c->done, true, memory_order_release);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -180,21 +201,39 @@ static void loop(struct xvio_blkt *t)
 		pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	pfd[XVIO_XPORT_CTX_NFDS] = (struct pollfd){ .fd = t->efd, .events = POLLIN };
 	for (;;) {
-		struct cmd *c;
+		int timeout = xvio_xport_ctx_timeout(t->ctx);
+		struct cmd *c = NULL;
 		uint64_t v;
 		bool stop;
 
-		if (poll(pfd, XVIO_XPORT_CTX_NFDS + 1, xvio_xport_ctx_timeout(t->ctx)) < 0 &&
-		    errno != EINTR)
-			return;
-		if (pfd[XVIO_XPORT_CTX_NFDS].revents && read(t->efd, &v, sizeof(v)) < 0 &&
-		    errno != EAGAIN)
-			return;
-		pthread_mutex_lock(&t->lock);
-		c = t->qhead;
-		t->qhead = t->qtail = NULL;
-		stop = t->stop;
-		pthread_mutex_unlock(&t->lock);
+		/* While the context spins, no poll(2): dispatch watches its own
+		 * fds, and callers queue without writing the eventfd. */
+		if (timeout != 0) {
+			pthread_mutex_lock(&t->lock);
+			t->sleeping = !t->qhead && !t->stop;
+			if (!t->sleeping)
+				timeout = 0;
+			pthread_mutex_unlock(&t->lock);
+		}
+		if (timeout != 0) {
+			int rc = poll(pfd, XVIO_XPORT_CTX_NFDS + 1, timeout);
+
+			if (rc < 0 && errno != EINTR)
+				return;
+			if (rc > 0 && pfd[XVIO_XPORT_CTX_NFDS].revents &&
+			    read(t->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				return;
+		}
+		stop = false;
+		if (timeout != 0 || atomic_load_explicit(&t->queued, memory_order_acquire)) {
+			pthread_mutex_lock(&t->lock);
+			t->sleeping = false;
+			c = t->qhead;
+			t->qhead = t->qtail = NULL;
+			atomic_store_explicit(&t->queued, false, memory_order_relaxed);
+			stop = t->stop;
+			pthread_mutex_unlock(&t->lock);
+		}
 		run_cmds(t, c);
 		if (stop || xvio_xport_ctx_dispatch(t->ctx) < 0)
 			return;
@@ -305,6 +344,7 @@ void xvio_blkt_stop(struct xvio_blkt *t)
 		return;
 	pthread_mutex_lock(&t->lock);
 	t->stop = true;
+	atomic_store(&t->queued, true);
 	pthread_mutex_unlock(&t->lock);
 	wake(t);
 	pthread_join(t->thr, NULL);
@@ -381,6 +421,31 @@ int xvio_blkt_wait(struct xvio_blkt *t, unsigned devid, int timeout_ms,
 	return rc;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Poll c->done for up to the spin window, if no other caller does. */
+static void spin_for(struct xvio_blkt *t, struct cmd *c)
+{
+	uint64_t end;
+
+	if (t->p.spin_us == 0)
+		return;
+	if (atomic_fetch_add(&t->spinners, 1) < MAX_SPINNERS) {
+		end = now_ns() + (uint64_t)t->p.spin_us * 1000u;
+		for (unsigned i = 0; !atomic_load_explicit(&c->done, memory_order_acquire); i++) {
+			if (i % 64 == 63 && now_ns() >= end)
+				break;
+		}
+	}
+	atomic_fetch_sub(&t->spinners, 1);
+}
+
 int xvio_blkt_io(struct xvio_blkt *t, unsigned devid, enum xvio_blk_op op, unsigned flags,
                  void *data, uint64_t len, uint64_t offset)
 {
@@ -389,6 +454,7 @@ int xvio_blkt_io(struct xvio_blkt *t, unsigned devid, enum xvio_blk_op op, unsig
 		         .done = cmd_done, .cookie = &c },
 		.t = t, .devid = devid,
 	};
+	bool need_wake;
 	int rc;
 
 	pthread_cond_init(&c.cv, NULL);
@@ -403,11 +469,19 @@ int xvio_blkt_io(struct xvio_blkt *t, unsigned devid, enum xvio_blk_op op, unsig
 	else
 		t->qhead = &c;
 	t->qtail = &c;
+	atomic_store_explicit(&t->queued, true, memory_order_release);
+	/* One wake-up per sleep of the private thread is enough. */
+	need_wake = t->sleeping;
+	t->sleeping = false;
 	pthread_mutex_unlock(&t->lock);
-	wake(t);
+	if (need_wake)
+		wake(t);
+	spin_for(t, &c);
 	pthread_mutex_lock(&t->lock);
-	while (!c.done)
+	while (!atomic_load_explicit(&c.done, memory_order_acquire)) {
+		c.sleeping = true;
 		pthread_cond_wait(&c.cv, &t->lock);
+	}
 	rc = c.req.status;
 	pthread_mutex_unlock(&t->lock);
 	pthread_cond_destroy(&c.cv);
