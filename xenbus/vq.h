@@ -200,7 +200,22 @@ int xvio_vqdev_pop(struct xvio_vqdev *q, const struct xvio_vq_xlate *xl, struct 
  */
 int xvio_vqdev_push(struct xvio_vqdev *q, uint16_t head, uint32_t len);
 
-/* After pushes: true if the driver must be notified now. */
+/*
+ * Batched completion: the same checks and entry as push, but used.idx is
+ * stored only for every 16th deferred entry; the others become visible at
+ * the next xvio_vqdev_publish(), xvio_vqdev_need_notify() or
+ * xvio_vqdev_push().  One index store (one cache-line transfer to a
+ * polling driver) per batch instead of one per chain, so a polling driver
+ * takes a batch per pass instead of one chain at a time, while batches of
+ * at most 16 keep both sides busy at once.  A caller must publish (or
+ * need_notify) before it stops, or the driver never sees the rest.
+ */
+int xvio_vqdev_push_defer(struct xvio_vqdev *q, uint16_t head, uint32_t len);
+/* Make every entry pushed so far visible (a no-op when nothing waits). */
+void xvio_vqdev_publish(struct xvio_vqdev *q);
+
+/* After pushes: publish them (as xvio_vqdev_publish()), then true if the
+ * driver must be notified now. */
 bool xvio_vqdev_need_notify(struct xvio_vqdev *q);
 
 /* Kick suppression for polling (the mirror of the driver's cb calls):

@@ -23,6 +23,10 @@
 
 #define DESC_SIZE sizeof(struct vring_desc)
 #define MAX_TABLE_BYTES (XVIO_VQ_MAX_INDIRECT * DESC_SIZE)
+/* Deferred used entries published together at most (push_defer). */
+#define PUBLISH_BATCH 16u
+/* Chains ahead whose head descriptor pop() prefetches. */
+#define PREFETCH_AHEAD 2u
 
 /* Private state of one descriptor id. */
 struct vqdev_slot {
@@ -47,7 +51,8 @@ struct xvio_vqdev {
 	bool broken;
 	uint16_t last_avail;   /* avail entries taken */
 	uint16_t avail_seen;   /* validated copy of avail.idx */
-	uint16_t used_idx;     /* used entries published */
+	uint16_t used_idx;     /* used entries written */
+	uint16_t used_pub;     /* used.idx as we last stored it */
 	uint16_t notified;     /* used_idx at the last need_notify */
 	uint16_t used_flags;   /* what we wrote to used.flags */
 	uint16_t avail_event;  /* what we wrote to avail_event */
@@ -371,6 +376,24 @@ static int fetch_avail_idx(struct xvio_vqdev *q)
 	return idx != q->last_avail;
 }
 
+/*
+ * Start loading the descriptor of a chain a little further on while this
+ * one is walked: each is a cache miss (the driver just wrote it), and
+ * taken one after the other they would be paid in series.  The head read
+ * here is a hint only, masked into the ring and never kept: pop() reads
+ * and checks the entry again when it gets there.
+ */
+static inline void prefetch_ahead(const struct xvio_vqdev *q)
+{
+	uint16_t ahead = (uint16_t)(q->last_avail + PREFETCH_AHEAD);
+
+	if ((uint16_t)(q->avail_seen - q->last_avail) > PREFETCH_AHEAD) {
+		uint16_t h = vr_get16(vr_avail_ring(&q->r, ahead & q->r.mask));
+
+		__builtin_prefetch(vr_desc(&q->r, h & q->r.mask));
+	}
+}
+
 int xvio_vqdev_pop(struct xvio_vqdev *q, const struct xvio_vq_xlate *xl, struct xvio_chain *c)
 {
 	unsigned pos;
@@ -387,6 +410,7 @@ int xvio_vqdev_pop(struct xvio_vqdev *q, const struct xvio_vq_xlate *xl, struct 
 	pos = q->last_avail & q->r.mask;
 	/* Covered by the acquire load of avail.idx in fetch_avail_idx(). */
 	head = vr_get16(vr_avail_ring(&q->r, pos));
+	prefetch_ahead(q);
 	if (head >= q->r.num)
 		return violation(q, "avail.ring[%u]: head %u out of range (queue size %u)", pos,
 		                 head, q->r.num);
@@ -409,7 +433,8 @@ int xvio_vqdev_pop(struct xvio_vqdev *q, const struct xvio_vq_xlate *xl, struct 
 
 /* ---- completing chains ---- */
 
-int xvio_vqdev_push(struct xvio_vqdev *q, uint16_t head, uint32_t len)
+/* Write the used entry for `head`; used.idx is the caller's business. */
+static int put_used(struct xvio_vqdev *q, uint16_t head, uint32_t len)
 {
 	uint8_t *e;
 
@@ -421,12 +446,40 @@ int xvio_vqdev_push(struct xvio_vqdev *q, uint16_t head, uint32_t len)
 	vr_put32(e + VR_USED_ID, head);
 	vr_put32(e + VR_USED_LEN, len);
 	q->used_idx++;
-	/* The entry is visible no later than the index: pairs with the
-	 * acquire load of used.idx in the driver (vq_driver.c fetch_used_idx). */
-	vr_put16_release(vr_used_idx(&q->r), q->used_idx);
 	q->slot[head].popped = false;
 	q->in_flight--;
 	return 0;
+}
+
+void xvio_vqdev_publish(struct xvio_vqdev *q)
+{
+	if (q->broken || q->used_pub == q->used_idx)
+		return;
+	/* The entries are visible no later than the index: pairs with the
+	 * acquire load of used.idx in the driver (vq_driver.c
+	 * fetch_used_idx). */
+	vr_put16_release(vr_used_idx(&q->r), q->used_idx);
+	q->used_pub = q->used_idx;
+}
+
+int xvio_vqdev_push_defer(struct xvio_vqdev *q, uint16_t head, uint32_t len)
+{
+	int rc = put_used(q, head, len);
+
+	/* Not a whole pass at once either: while the driver works on the
+	 * first part, the rest is being served (both sides busy). */
+	if (rc == 0 && (uint16_t)(q->used_idx - q->used_pub) >= PUBLISH_BATCH)
+		xvio_vqdev_publish(q);
+	return rc;
+}
+
+int xvio_vqdev_push(struct xvio_vqdev *q, uint16_t head, uint32_t len)
+{
+	int rc = put_used(q, head, len);
+
+	if (rc == 0)
+		xvio_vqdev_publish(q);
+	return rc;
 }
 
 bool xvio_vqdev_need_notify(struct xvio_vqdev *q)
@@ -435,6 +488,7 @@ bool xvio_vqdev_need_notify(struct xvio_vqdev *q)
 
 	if (q->broken || old == new_idx)
 		return false;
+	xvio_vqdev_publish(q);
 	q->notified = new_idx;
 	/* Our used.idx store must be visible before we read the driver's
 	 * suppression field: pairs with the xvio_mb() the driver issues after

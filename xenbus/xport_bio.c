@@ -461,9 +461,13 @@ static void grp_free(struct bgrp *g)
 
 /* ---- completion ---- */
 
+/* The entry is published in batches of 16 (vq.h push_defer) and the rest
+ * by bq_flush() at the end of the dispatch (at once outside dispatch): a
+ * polling frontend then takes a batch per pass instead of one request
+ * per pass. */
 static void push(struct bq *q, struct breq *r, uint32_t len)
 {
-	xvio_vqdev_push(q->vq, r->head, len);
+	xvio_vqdev_push_defer(q->vq, r->head, len);
 	breq_release_mem(r);
 	q->pushed = true;
 	xport_q_want_flush(&q->q);
@@ -681,6 +685,9 @@ void bq_destroy(struct bq *q)
 
 	q->up = false;
 	xport_q_detach(&q->q);
+	/* Completions since the last flush (e.g. from ops->disconnect) are
+	 * published, as they would have been: the frontend harvests them. */
+	xvio_vqdev_publish(q->vq);
 	/* Whatever the device did not complete is dropped: unmap it. */
 	while (q->groups) {
 		for (struct breq *r = q->groups->reqs; r; r = r->gnext)

@@ -89,6 +89,7 @@ static struct {
 	double t0, t1, until;
 	uint64_t seq, errors;
 	uint64_t turns, sleeps;  /* loop turns, and those that slept in poll */
+	uint64_t busy;           /* loop turns that completed requests */
 } rf;
 
 static void rf_issue(struct rreq *q)
@@ -179,6 +180,7 @@ static const struct xvio_xport_front_ops rf_ops = {
 static void rf_turn(struct pollfd *pfd)
 {
 	int t = xvio_xport_ctx_timeout(rf.ctx), rc;
+	uint64_t done = rf.done;
 
 	rf.turns++;
 	rf.sleeps += t != 0;
@@ -187,13 +189,14 @@ static void rf_turn(struct pollfd *pfd)
 	rc = xvio_xport_ctx_dispatch(rf.ctx);
 	if (rc < 0)
 		die("dispatch", -rc);
+	rf.busy += rf.done != done;
 }
 
 /* Run a phase to its end (nothing in flight); returns its seconds. */
 static double rf_phase(struct pollfd *pfd, const struct phase *ph)
 {
 	rf.issued = rf.done = 0;
-	rf.turns = rf.sleeps = 0;
+	rf.turns = rf.sleeps = rf.busy = 0;
 	rf.target = ph->count;
 	rf.running = true;
 	rf.t0 = now();
@@ -262,6 +265,7 @@ struct ring_result {
 	double lat1;    /* seconds per round trip, one in flight */
 	double rate64;  /* requests per second, 64 in flight */
 	double turns1, sleeps1, turns64, sleeps64; /* frontend loop turns per request */
+	double batch64;  /* requests completed per loop turn that completed any */
 	uint64_t errors;
 };
 
@@ -286,6 +290,7 @@ static int front_timed(unsigned spin_us, unsigned devid, int fd)
 	res.rate64 = (double)rf.done / rf_phase(pfd, &ph);
 	res.turns64 = (double)rf.turns / (double)rf.done;
 	res.sleeps64 = (double)rf.sleeps / (double)rf.done;
+	res.batch64 = rf.busy ? (double)rf.done / (double)rf.busy : 0;
 	res.errors = rf.errors;
 	rf_fini(f);
 	if (write(fd, &res, sizeof(res)) != (ssize_t)sizeof(res))
@@ -893,6 +898,8 @@ static int ring_timed(const struct ring_opts *o)
 	       "%.3f (%.3f) at 64;\n  no spin %.2f (%.2f) at depth 1, %.3f (%.3f) at 64\n",
 	       spin.turns1, spin.sleeps1, spin.turns64, spin.sleeps64, nospin.turns1,
 	       nospin.sleeps1, nospin.turns64, nospin.sleeps64);
+	printf("completions per frontend turn that had any, depth 64: spin %.1f, no spin %.1f\n",
+	       spin.batch64, nospin.batch64);
 	printf("(spin window %u us; load average %s)\n", o->spin_us, loadavg());
 	return 0;
 }
