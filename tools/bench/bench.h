@@ -29,6 +29,8 @@ int sim_create(struct sim *s, const char *name);
  * the platform layer). */
 void sim_enter(const struct sim *s, int domid);
 void sim_stop(struct sim *s);
+/* Wait for a child; exit(1) with a message unless it exited 0. */
+void bench_wait_ok(pid_t pid, const char *what);
 
 /* The ring benchmark's request: 64 readable bytes, answered with 64
  * writable bytes by the xvio_test transform (tests/xport/testdev.h). */

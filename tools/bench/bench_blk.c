@@ -178,18 +178,6 @@ static pid_t spawn_io(char *const *argv, int in, int out)
 	return pid;
 }
 
-static void wait_ok(pid_t pid, const char *what)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) < 0)
-		die(what, errno);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "xvio-bench: %s failed (status %#x)\n", what, st);
-		exit(1);
-	}
-}
-
 static void stop(pid_t pid, const char *what)
 {
 	int st;
@@ -483,7 +471,7 @@ static double run_fio(struct blk_opts *o, const struct workload *w, const char *
 	close(p[1]);
 	read_all(p[0], out, sizeof(out), NULL);
 	close(p[0]);
-	wait_ok(pid, "fio");
+	bench_wait_ok(pid, "fio");
 	iops = fio_iops(out, w->write);
 	if (iops <= 0) {
 		fprintf(stderr, "xvio-bench: no figure in fio's output:\n%s\n", out);
@@ -548,7 +536,7 @@ static double fig_b(struct blk_opts *o, unsigned wl, unsigned spin_us)
 	close(p[1]);
 	read_all(p[0], buf, sizeof(buf), NULL);
 	close(p[0]);
-	wait_ok(front, "blkfront side");
+	bench_wait_ok(front, "blkfront side");
 	stop(back, "xvio-blkback");
 	disk_remove(o, devid);
 	if (sscanf(buf, "%lf %llu", &iops, &errors) != 2 || iops <= 0)
@@ -806,7 +794,7 @@ static void cg_control(const char *cmd, pid_t pid)
 	char *argv[] = { "callgrind_control", (char *)cmd, p, NULL };
 
 	snprintf(p, sizeof(p), "%d", (int)pid);
-	wait_ok(spawn_io(argv, -3, -2), "callgrind_control");
+	bench_wait_ok(spawn_io(argv, -3, -2), "callgrind_control");
 }
 
 struct cg_row {
@@ -856,7 +844,7 @@ static struct cg_row cg_b(struct blk_opts *o, unsigned spin_us)
 		die("go", errno);
 	close(in[1]);
 	close(out[0]);
-	wait_ok(front, "blkfront side under callgrind");
+	bench_wait_ok(front, "blkfront side under callgrind");
 	stop(back, "xvio-blkback under callgrind");
 	disk_remove(o, devid);
 	row.front = cg_read(o, fout);
@@ -900,7 +888,7 @@ static struct cg_count cg_fio_run(struct blk_opts *o, uint64_t n)
 	argv[k++] = "--thread";
 	argv[k++] = "--eta=never";
 	argv[k] = NULL;
-	wait_ok(spawn_io(argv, -1, -2), "fio under callgrind");
+	bench_wait_ok(spawn_io(argv, -1, -2), "fio under callgrind");
 	return cg_read(o, out);
 }
 
@@ -915,7 +903,7 @@ static struct cg_count cg_uring(struct blk_opts *o)
 	snprintf(out, sizeof(out), "%s/uring.out", o->cgdir);
 	snprintf(file, sizeof(file), "--callgrind-out-file=%s", out);
 	snprintf(cnt, sizeof(cnt), "%llu", (unsigned long long)o->count);
-	wait_ok(spawn_io(argv, -1, -2), "io_uring loop under callgrind");
+	bench_wait_ok(spawn_io(argv, -1, -2), "io_uring loop under callgrind");
 	c = cg_read(o, out);
 	c.ir /= (double)o->count;
 	c.sys /= (double)o->count;

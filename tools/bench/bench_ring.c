@@ -546,18 +546,6 @@ static pid_t spawn(char *const *argv)
 	return pid;
 }
 
-static void wait_ok(pid_t pid, const char *what)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) < 0)
-		die(what, errno);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "xvio-bench: %s failed (status %#x)\n", what, st);
-		exit(1);
-	}
-}
-
 /* The backend: forked (timed) or re-executed under callgrind (out != NULL). */
 static pid_t start_back(const struct ring_opts *o, unsigned spin_us, const char *out)
 {
@@ -597,7 +585,7 @@ static pid_t start_back(const struct ring_opts *o, unsigned spin_us, const char 
 static void stop_back(pid_t pid)
 {
 	kill(pid, SIGTERM);
-	wait_ok(pid, "backend");
+	bench_wait_ok(pid, "backend");
 }
 
 /* Timed figures of one configuration. */
@@ -625,7 +613,7 @@ static struct ring_result run_timed(struct sim *s, struct xs_handle *xs, int gue
 	if (read(p[0], &res, sizeof(res)) != (ssize_t)sizeof(res))
 		die("frontend failed", EIO);
 	close(p[0]);
-	wait_ok(front, "frontend");
+	bench_wait_ok(front, "frontend");
 	stop_back(back);
 	remove_device(xs, guest, devid);
 	if (res.errors)
@@ -711,7 +699,7 @@ static struct cg_row cg_xport(struct sim *s, struct xs_handle *xs, int guest, un
 	sim_enter(s, guest);
 	front = spawn(argv);
 	sim_enter(s, 0);
-	wait_ok(front, "frontend under callgrind");
+	bench_wait_ok(front, "frontend under callgrind");
 	stop_back(back);
 	remove_device(xs, guest, devid);
 	snprintf(file, sizeof(file), "%s/%s-front.d%u.cg", o->tmp, spin_us ? "spin" : "nospin",
@@ -744,7 +732,7 @@ static struct cg_row cg_raw(const struct ring_opts *o, unsigned depth)
 	snprintf(dep, sizeof(dep), "%u", depth);
 	snprintf(cnt, sizeof(cnt), "%llu", (unsigned long long)o->count);
 	pid = spawn(argv);
-	wait_ok(pid, "raw ring under callgrind");
+	bench_wait_ok(pid, "raw ring under callgrind");
 	/* The requester is the process we started; the echo is its child. */
 	snprintf(front, sizeof(front), "%s/raw.%d.out", o->tmp, (int)pid);
 	snprintf(keep, sizeof(keep), "%s/raw-front.d%u.cg", o->tmp, depth);

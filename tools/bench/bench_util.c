@@ -148,3 +148,14 @@ void sim_stop(struct sim *s)
 	rmdir(s->dir);
 }
 
+void bench_wait_ok(pid_t pid, const char *what)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) < 0)
+		die(what, errno);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "xvio-bench: %s failed (status %#x)\n", what, st);
+		exit(1);
+	}
+}
