@@ -23,6 +23,9 @@ done
 "$SIM" start >/dev/null || fail "start failed"
 "$SIM" exec 0 -- "$BLKBACK" >"$DIR/blkback.out" 2>"$DIR/blkback.log" &
 back=$!
+# dom0's processes are the host's: stopping the simulator does not kill
+# them, and blkback does not notice a lost xenstore while idle.
+trap 'kill "$back" 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 200); do grep -q ready "$DIR/blkback.out" && break; sleep 0.05; done
 grep -q ready "$DIR/blkback.out" || fail "blkback not ready: $(cat "$DIR/blkback.log")"
 
