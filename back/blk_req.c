@@ -15,62 +15,50 @@
 
 /* ---- iovec cursors ---- */
 
-size_t blk_iov_read(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
+enum iov_op { IOV_READ, IOV_WRITE, IOV_ZERO };
+
+/* One cursor walk for read, write and zero: `len` bytes from byte `off`. */
+static size_t iov_walk(const struct iovec *iov, unsigned n, size_t off, void *dst,
+                       const void *src, size_t len, enum iov_op op)
 {
 	size_t done = 0;
 
 	for (unsigned i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len, k;
+		char *base;
 
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
+		base = (char *)iov[i].iov_base + off;
 		k = l - off < len - done ? l - off : len - done;
-		memcpy((char *)dst + done, (const char *)iov[i].iov_base + off, k);
+		if (op == IOV_READ)
+			memcpy((char *)dst + done, base, k);
+		else if (op == IOV_WRITE)
+			memcpy(base, (const char *)src + done, k);
+		else
+			memset(base, 0, k);
 		done += k;
 		off = 0;
 	}
 	return done;
+}
+
+size_t blk_iov_read(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len)
+{
+	return iov_walk(iov, n, off, dst, NULL, len, IOV_READ);
 }
 
 size_t blk_iov_write(const struct iovec *iov, unsigned n, size_t off, const void *src,
                      size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len, k;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		k = l - off < len - done ? l - off : len - done;
-		memcpy((char *)iov[i].iov_base + off, (const char *)src + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	return iov_walk(iov, n, off, NULL, src, len, IOV_WRITE);
 }
 
 size_t blk_iov_zero(const struct iovec *iov, unsigned n, size_t off, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len, k;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		k = l - off < len - done ? l - off : len - done;
-		memset((char *)iov[i].iov_base + off, 0, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	return iov_walk(iov, n, off, NULL, NULL, len, IOV_ZERO);
 }
 
 unsigned blk_iov_slice(const struct iovec *src, unsigned nsrc, size_t off, size_t len,
