@@ -443,8 +443,8 @@ static int put_used(struct xvio_vqdev *q, uint16_t head, uint32_t len)
 	if (head >= q->r.num || !q->slot[head].popped || len > q->slot[head].in_bytes)
 		return -EINVAL;
 	e = vr_used_elem(&q->r, q->used_idx & q->r.mask);
-	vr_put32(e + VR_USED_ID, head);
-	vr_put32(e + VR_USED_LEN, len);
+	vr_set32(e + VR_USED_ID, head);
+	vr_set32(e + VR_USED_LEN, len);
 	q->used_idx++;
 	q->slot[head].popped = false;
 	q->in_flight--;

@@ -156,10 +156,10 @@ static int check_segs(const struct xvio_seg *segs, unsigned n, uint32_t *in_byte
 
 static void put_desc(uint8_t *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-	vr_put64(d + VR_DESC_ADDR, addr);
-	vr_put32(d + VR_DESC_LEN, len);
-	vr_put16(d + VR_DESC_FLAGS, flags);
-	vr_put16(d + VR_DESC_NEXT, next);
+	vr_set64(d + VR_DESC_ADDR, addr);
+	vr_set32(d + VR_DESC_LEN, len);
+	vr_set16(d + VR_DESC_FLAGS, flags);
+	vr_set16(d + VR_DESC_NEXT, next);
 }
 
 /* Take n descriptors off the free list (n <= num_free) into a chain. */
@@ -260,7 +260,7 @@ int xvio_vqd_add(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n, vo
 	head = use_ind ? post_indirect(q, segs, n, ind) : post_direct(q, segs, n);
 	track(q, head, in_bytes, cookie);
 	/* Visible to the device only with kick_prepare's release store. */
-	vr_put16(vr_avail_ring(&q->r, q->avail_idx & q->r.mask), head);
+	vr_set16(vr_avail_ring(&q->r, q->avail_idx & q->r.mask), head);
 	q->avail_idx++;
 	return 0;
 }
