@@ -239,11 +239,17 @@ static void rf_init(unsigned spin_us, unsigned devid, struct pollfd *pfd,
 			die("frontend: no connection", ETIMEDOUT);
 		rf_turn(pfd);
 	}
+	/* All requests' buffers first, then all answers': a line we write
+	 * next to one the backend writes would bounce between the CPUs
+	 * (the adjacent-line prefetcher pairs 64-byte lines), and each
+	 * side's lines in a row are what the hardware prefetchers follow. */
+	for (unsigned i = 0; i < MAX_DEPTH; i++)
+		if (xvio_xport_buf_alloc(rf.dev, REQ_BYTES, &rf.reqs[i].out) < 0)
+			die("buffers", ENOMEM);
 	for (unsigned i = 0; i < MAX_DEPTH; i++) {
 		struct rreq *q = &rf.reqs[i];
 
-		if (xvio_xport_buf_alloc(rf.dev, REQ_BYTES, &q->out) < 0 ||
-		    xvio_xport_buf_alloc(rf.dev, REQ_BYTES, &q->in) < 0)
+		if (xvio_xport_buf_alloc(rf.dev, REQ_BYTES, &q->in) < 0)
 			die("buffers", ENOMEM);
 		q->sg[0] = (struct xvio_xport_sg){ &q->out, 0, REQ_BYTES };
 		q->sg[1] = (struct xvio_xport_sg){ &q->in, 0, REQ_BYTES };
@@ -274,20 +280,24 @@ static int front_timed(unsigned spin_us, unsigned devid, int fd)
 	struct pollfd pfd[XVIO_XPORT_CTX_NFDS];
 	struct xvio_xport_front *f;
 	struct ring_result res = { 0 };
-	double warm = g_seconds / 8 < 0.25 ? g_seconds / 8 : 0.25;
+	double warm = g_seconds / 8 < 0.25 ? g_seconds / 8 : 0.25, secs;
 	struct phase ph;
 
 	rf_init(spin_us, devid, pfd, &f);
 	ph = (struct phase){ 1, 0, warm };
 	rf_phase(pfd, &ph);
 	ph.seconds = g_seconds;
-	res.lat1 = rf_phase(pfd, &ph) / (double)rf.done;
+	/* The phase first, then its count: in one expression the compiler
+	 * may read rf.done before the call resets and advances it. */
+	secs = rf_phase(pfd, &ph);
+	res.lat1 = secs / (double)rf.done;
 	res.turns1 = (double)rf.turns / (double)rf.done;
 	res.sleeps1 = (double)rf.sleeps / (double)rf.done;
 	ph = (struct phase){ MAX_DEPTH, 0, warm };
 	rf_phase(pfd, &ph);
 	ph.seconds = g_seconds;
-	res.rate64 = (double)rf.done / rf_phase(pfd, &ph);
+	secs = rf_phase(pfd, &ph);
+	res.rate64 = (double)rf.done / secs;
 	res.turns64 = (double)rf.turns / (double)rf.done;
 	res.sleeps64 = (double)rf.sleeps / (double)rf.done;
 	res.batch64 = rf.busy ? (double)rf.done / (double)rf.busy : 0;
