@@ -8,6 +8,19 @@
  * call, fold identical ones, and run callbacks found through a private
  * registration table: the token on the wire only carries a number, which
  * is looked up, never trusted as a pointer or an index.
+ *
+ * Connection loss (libxenstore 4.17, tools/libs/store/xs.c): the reader
+ * thread, started by the first xs_watch(), loops in read_message() until a
+ * read fails (the server closed the socket: EOF, reported as EBADF), then
+ * closes the socket, sets the handle's fd to -1 and wakes the threads
+ * blocked in a request or in xs_read_watch().  It never writes the watch
+ * pipe, so xs_fileno() stays quiet and a loop sleeping on it alone sleeps
+ * forever.  From then on xs_check_watch() still hands out the events
+ * queued before, then fails with EINVAL (empty queue, no connection)
+ * instead of EAGAIN: that is how dispatch tells, for the price of one
+ * uncontended lock, and why loops wake every XVIO_WATCH_CHECK_MS.  Only
+ * a socket connection (xenstored's socket in dom0, the simulator) ends
+ * this way; through /dev/xen/xenbus the kernel keeps the connection.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -207,7 +220,10 @@ static int collect(struct xvio_watcher *w, struct event *ev, unsigned budget,
 		if (!vec) {
 			if (errno == EAGAIN)
 				return 0;
-			/* libxenstore says EINVAL when the connection is gone. */
+			/* EINVAL: the queue is empty and the reader thread has
+			 * closed the connection (see the top of the file). */
+			if (errno == EINVAL)
+				return -ENOTCONN;
 			return -(errno ? errno : EIO);
 		}
 		w->stats.events++;

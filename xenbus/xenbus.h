@@ -208,8 +208,23 @@ int xvio_watcher_new(struct xs_handle *h, struct xvio_watcher **out);
 /* Removes every registration.  NULL is fine. */
 void xvio_watcher_free(struct xvio_watcher *w);
 
-/* Readable while events are queued (libxenstore's xs_fileno). */
+/*
+ * Readable while events are queued (libxenstore's xs_fileno).  It does NOT
+ * become readable when libxenstore loses the connection (xenstored exited
+ * or closed the socket): a loop that sleeps on it must wake at least every
+ * XVIO_WATCH_CHECK_MS and call xvio_watcher_dispatch() anyway, which
+ * returns -ENOTCONN from then on.  The check costs no system call, only an
+ * uncontended lock.  Loss can only be seen once a watch was added (the
+ * first xs_watch starts libxenstore's reader thread, which notices it);
+ * before that, the next xenstore request fails instead.
+ */
 int xvio_watcher_fd(struct xvio_watcher *w);
+
+/* How long an event loop may sleep on xvio_watcher_fd() alone before
+ * calling xvio_watcher_dispatch() to learn of a lost connection: an idle
+ * daemon wakes this often (two system calls each time, ~no CPU) and
+ * learns of the loss at most this long after xenstore went away. */
+#define XVIO_WATCH_CHECK_MS 5000
 
 /* Watch `path` (and below).  Returns the registration id (> 0). */
 int xvio_watch_add(struct xvio_watcher *w, const char *path, xvio_watch_fn fn,
@@ -221,8 +236,10 @@ int xvio_watch_remove(struct xvio_watcher *w, int id);
  * Take at most `budget` (1..XVIO_WATCH_BATCH_MAX) queued events without
  * blocking and run their callbacks.  Returns the number of events taken;
  * when it equals budget more may be queued (the fd stays readable), so an
- * event loop simply calls again on its next turn.  -errno if the xenstore
- * connection failed.
+ * event loop simply calls again on its next turn.  Once the xenstore
+ * connection is lost, the events queued before are still delivered, then
+ * every call returns -ENOTCONN (the watcher and its handle are then only
+ * good for freeing).  Other -errno: libxenstore failed (e.g. -ENOMEM).
  */
 int xvio_watcher_dispatch(struct xvio_watcher *w, unsigned budget);
 

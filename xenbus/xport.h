@@ -98,10 +98,12 @@ xvio_domid_t xvio_xport_ctx_domid(const struct xvio_xport_ctx *c);
 /*
  * Event-loop integration: poll the XVIO_XPORT_CTX_NFDS fds for POLLIN
  * with the timeout from xvio_xport_ctx_timeout() (milliseconds: 0 while a
- * queue spins or deferred work is pending, -1 = infinite), then call
- * xvio_xport_ctx_dispatch() (whether or not an fd is readable: dispatch
- * never blocks).  Dispatch returns 0, or -errno when the xenstore
- * connection failed (the context is then unusable).  While a queue spins,
+ * queue spins or deferred work is pending, else XVIO_WATCH_CHECK_MS; never
+ * infinite, because libxenstore does not wake the loop when it loses
+ * xenstore), then call xvio_xport_ctx_dispatch() (whether or not an fd is
+ * readable: dispatch never blocks).  Dispatch returns 0, or -errno when the
+ * xenstore connection failed (-ENOTCONN: it was lost; the context is then
+ * unusable).  While a queue spins,
  * dispatch looks at the context's two fds itself, every 20 µs: a caller
  * with no fds of its own may call it without polling while the timeout is
  * 0 (xvio_xport_ctx_run() does), so that a spinning pass makes no system

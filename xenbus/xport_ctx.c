@@ -9,7 +9,11 @@
  * are off and every dispatch services the queue; once it found nothing for
  * spin_us, the queue re-enables notifications (arm: enable, full barrier,
  * one more look) and leaves the active list.  With no active queue the
- * loop sleeps in poll() on the two fds: an idle process costs nothing.
+ * loop sleeps in poll() on the two fds, for at most XVIO_WATCH_CHECK_MS
+ * (5 s): libxenstore does not wake it when xenstore goes away (watch.c),
+ * so each timeout makes dispatch look (an uncontended lock, no request),
+ * which returns -ENOTCONN once the connection is lost.  An idle process
+ * costs a few system calls every 5 s.
  *
  * A polling pass makes no system call: it reads the rings, and the clock
  * (vDSO, still ~40 ns on a VM) every CLOCK_PASSES passes.  The
@@ -459,7 +463,8 @@ int xvio_xport_ctx_fds(struct xvio_xport_ctx *c, int fds[XVIO_XPORT_CTX_NFDS])
 
 int xvio_xport_ctx_timeout(const struct xvio_xport_ctx *c)
 {
-	return c->ahead || c->dhead || c->fhead ? 0 : -1;
+	/* Never infinite: the watcher must be looked at now and then. */
+	return c->ahead || c->dhead || c->fhead ? 0 : XVIO_WATCH_CHECK_MS;
 }
 
 int xvio_xport_ctx_dispatch(struct xvio_xport_ctx *c)
@@ -493,7 +498,10 @@ int xvio_xport_ctx_run(struct xvio_xport_ctx *c, const sigset_t *wait_mask)
 	for (unsigned i = 0; i < XVIO_XPORT_CTX_NFDS; i++)
 		pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 	while (!c->stop) {
-		struct timespec zero = { 0, 0 };
+		static const struct timespec zero = { 0, 0 };
+		static const struct timespec idle = {
+			XVIO_WATCH_CHECK_MS / 1000, XVIO_WATCH_CHECK_MS % 1000 * 1000000L
+		};
 		int rc = 0;
 
 		/* While queues poll, dispatch looks at the fds itself (every
@@ -501,7 +509,7 @@ int xvio_xport_ctx_run(struct xvio_xport_ctx *c, const sigset_t *wait_mask)
 		if (!c->ahead || c->dhead || c->fhead ||
 		    c->clock_ns - c->fd_checked_ns >= FD_CHECK_NS)
 			rc = ppoll(pfd, XVIO_XPORT_CTX_NFDS,
-			           xvio_xport_ctx_timeout(c) == 0 ? &zero : NULL, wait_mask);
+			           xvio_xport_ctx_timeout(c) == 0 ? &zero : &idle, wait_mask);
 		if (rc < 0 && errno != EINTR)
 			return -errno;
 		if (c->stop)
