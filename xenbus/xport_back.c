@@ -483,12 +483,7 @@ static int dev_start(struct xvio_xport_bdev *d)
 		d->xb = NULL;
 		return 0;
 	}
-	rc = xvio_xb_dev_watch(d->xb, xvio_xport_ctx_watcher(c), &err);
-	if (rc < 0)
-		return rc;
-	if (xvio_xb_dev_process(d->xb) == XVIO_XB_RELEASED)
-		return -ENODEV;
-	return 0;
+	return xport_dev_watch(d->xb, c, &err);
 }
 
 static struct xvio_xport_bdev *dev_find(struct xvio_xport_back *b, const char *path)
@@ -523,8 +518,7 @@ static void on_found(struct xport_scan *s, const char *path)
 		}
 		dev_remove(d);
 	}
-	if (xport_path_id(path, UINT32_MAX, &id) < 0 ||
-	    xvio_xs_exists(xs, XBT_NULL, path, "state") != 1)
+	if (!xport_dev_wanted(b->ctx, path, &id))
 		return;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -590,11 +584,7 @@ int xvio_xport_back_new(struct xvio_xport_ctx *c, const struct xvio_xport_back_p
 	}
 	snprintf(b->kind, sizeof(b->kind), "%s", p->kind);
 	b->p.kind = b->kind;
-	b->scan.ctx = c;
-	b->scan.depth = 2;
-	b->scan.found = on_found;
-	snprintf(b->scan.base, sizeof(b->scan.base), "/local/domain/%u/backend/%s",
-	         (unsigned)xvio_xport_ctx_domid(c), b->kind);
+	xport_scan_init(&b->scan, c, XVIO_XB_BACKEND, b->kind, on_found);
 	rc = xvio_watch_add(xvio_xport_ctx_watcher(c), "@releaseDomain", on_release_domain, b,
 	                    err);
 	if (rc > 0) {

@@ -472,12 +472,7 @@ static int dev_start(struct xvio_xport_fdev *d)
 		d->refused = true;
 		return 0;
 	}
-	rc = xvio_xb_dev_watch(d->xb, xvio_xport_ctx_watcher(c), &err);
-	if (rc < 0)
-		return rc;
-	if (xvio_xb_dev_process(d->xb) == XVIO_XB_RELEASED)
-		return -ENODEV;
-	return 0;
+	return xport_dev_watch(d->xb, c, &err);
 }
 
 static void on_found(struct xport_scan *s, const char *path)
@@ -493,8 +488,7 @@ static void on_found(struct xport_scan *s, const char *path)
 			dev_remove(d);
 		return;
 	}
-	if (xport_path_id(path, UINT32_MAX, &id) < 0 ||
-	    xvio_xs_exists(xs, XBT_NULL, path, "state") != 1)
+	if (!xport_dev_wanted(f->ctx, path, &id))
 		return;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -533,11 +527,7 @@ int xvio_xport_front_new(struct xvio_xport_ctx *c, const struct xvio_xport_front
 	f->p = *p;
 	snprintf(f->kind, sizeof(f->kind), "%s", p->kind);
 	f->p.kind = f->kind;
-	f->scan.ctx = c;
-	f->scan.depth = 1;
-	f->scan.found = on_found;
-	snprintf(f->scan.base, sizeof(f->scan.base), "/local/domain/%u/device/%s",
-	         (unsigned)xvio_xport_ctx_domid(c), f->kind);
+	xport_scan_init(&f->scan, c, XVIO_XB_FRONTEND, f->kind, on_found);
 	rc = xport_scan_start(&f->scan, err);
 	if (rc < 0) {
 		xvio_xport_front_free(f);

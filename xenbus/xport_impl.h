@@ -10,6 +10,8 @@
  *             ring, completions harvested during teardown) runs at the end
  *             of dispatch;
  *   scanning  discovery of device directories under a kind's directory;
+ *   devices   the steps of a device object's life both roles take alike
+ *             (xport_dev.c);
  *   areas     the frontend's device-visible memory and its allocator.
  */
 #ifndef XVIO_XPORT_IMPL_H
@@ -113,10 +115,23 @@ struct xport_scan {
 	void (*found)(struct xport_scan *s, const char *path);
 };
 
+/* Fill s for `role`'s devices of `kind` below our own domain's directory
+ * (xport_dev.c); xport_scan_start() then scans and watches. */
+void xport_scan_init(struct xport_scan *s, struct xvio_xport_ctx *c, enum xvio_xb_role role,
+                     const char *kind, void (*found)(struct xport_scan *s, const char *path));
 int xport_scan_start(struct xport_scan *s, struct xvio_err *err);
 void xport_scan_stop(struct xport_scan *s);
 /* The numeric last component of a device path, or -EINVAL. */
 int xport_path_id(const char *path, unsigned max, unsigned *out);
+
+/* ---- device objects, the steps both roles share (xport_dev.c) ---- */
+
+/* Does `found` make an object for path: its last component is a device id
+ * (stored in *id) and it has a state node? */
+bool xport_dev_wanted(struct xvio_xport_ctx *c, const char *path, unsigned *id);
+/* Start an accepted device: watch its nodes and run its first pass.
+ * -ENODEV when that pass already finished it (the caller removes it). */
+int xport_dev_watch(struct xvio_xb_dev *xb, struct xvio_xport_ctx *c, struct xvio_err *err);
 
 /* ---- areas (xport_area.c) ---- */
 

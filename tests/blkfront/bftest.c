@@ -2,12 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,15 +80,6 @@ void bf_disk(struct xs_handle *xs0, int domid, unsigned devid, const char *image
 
 /* ---- processes ---- */
 
-static const char *builddir(void)
-{
-	const char *dir = getenv("XVIO_TEST_BUILDDIR");
-
-	if (!dir)
-		CHECK_FAIL("XVIO_TEST_BUILDDIR is not set (run through meson test)");
-	return dir;
-}
-
 /* stderr of the last nbdkit started: shown if the test fails (a passing
  * test removes it with the state directory). */
 static char g_errlog[PATH_MAX];
@@ -108,57 +97,49 @@ static void show_errlog(void)
 	fclose(f);
 }
 
-static void start_log(struct xp_proc *p, const struct simtest *st, int domid,
-                      const char *const *argv, const char *errlog)
-{
-	int pfd[2];
-
-	if (access(argv[0], X_OK) != 0)
-		CHECK_FAIL("%s: %s", argv[0], strerror(errno));
-	CHECK(pipe2(pfd, O_CLOEXEC) == 0);
-	fflush(NULL);
-	memset(p, 0, sizeof(*p));
-	p->pid = fork();
-	CHECK(p->pid >= 0);
-	if (p->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		simtest_enter(st, domid);
-		dup2(pfd[1], 1);
-		/* An ASan build's plugin needs the runtime loaded first in the
-		 * (unsanitised) nbdkit: meson passes it in BF_NBDKIT_PRELOAD. */
-		if (errlog && getenv("BF_NBDKIT_PRELOAD") && *getenv("BF_NBDKIT_PRELOAD"))
-			setenv("LD_PRELOAD", getenv("BF_NBDKIT_PRELOAD"), 1);
-		if (errlog) {
-			int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-			if (fd >= 0)
-				dup2(fd, 2);
-		}
-		execv(argv[0], (char *const *)argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	p->out = pfd[0];
-}
-
-static void start_abs(struct xp_proc *p, const struct simtest *st, int domid,
-                      const char *const *argv)
-{
-	start_log(p, st, domid, argv, NULL);
-}
-
+/*
+ * nbdkit --foreground serving DIR/dom<N>/nbd.sock with the plugin and
+ * `args`, its stderr appended to g_errlog; returns once it wrote its pid
+ * file (it listens by then).
+ */
 static void start_nbdkit(struct xp_proc *p, const struct simtest *st, int domid,
-                         const char *const *argv)
+                         const char *const *args)
 {
+	char plugin[PATH_MAX], sock[PATH_MAX], pidf[PATH_MAX];
+	const char *argv[XP_MAX_ARGS];
 	static bool registered;
+	unsigned n = 0;
+	int fd;
 
 	if (!registered) {
 		atexit(show_errlog);
 		registered = true;
 	}
+	xp_build_path(plugin, sizeof(plugin), "../front/nbdkit-xvioblk-plugin.so");
+	snprintf(sock, sizeof(sock), "%s/dom%d/nbd.sock", st->dir, domid);
+	snprintf(pidf, sizeof(pidf), "%s/dom%d/nbdkit.pid", st->dir, domid);
+	unlink(sock);
+	argv[n++] = "--foreground";
+	argv[n++] = "--unix";
+	argv[n++] = sock;
+	argv[n++] = "--pidfile";
+	argv[n++] = pidf;
+	argv[n++] = plugin;
+	for (; args && *args && n < XP_MAX_ARGS - 2; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
 	snprintf(g_errlog, sizeof(g_errlog), "%s/dom%d/nbdkit.log", st->dir, domid);
-	start_log(p, st, domid, argv, g_errlog);
+	fd = open(g_errlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	/* An ASan build's plugin needs the runtime loaded first in the
+	 * (unsanitised) nbdkit: meson passes it in BF_NBDKIT_PRELOAD. */
+	xp_spawn(p, st, domid, "/usr/bin/nbdkit", argv, fd, getenv("BF_NBDKIT_PRELOAD"));
+	close(fd);
+	for (long long end = xp_now_ms() + XP_TIMEOUT_MS; access(pidf, F_OK) != 0;) {
+		if (xp_now_ms() > end)
+			CHECK_FAIL("nbdkit did not write %s", pidf);
+		usleep(5000);
+	}
 }
 
 const char *bf_nbdkit_log(void)
@@ -166,84 +147,45 @@ const char *bf_nbdkit_log(void)
 	return g_errlog;
 }
 
-static unsigned collect(const char **argv, unsigned n, unsigned max, va_list ap)
+static void start_blkback(struct xp_proc *p, const struct simtest *st, const char *const *args)
 {
-	for (const char *a = va_arg(ap, const char *); a && n < max - 1; a = va_arg(ap, const char *))
-		argv[n++] = a;
-	argv[n] = NULL;
-	return n;
+	char path[PATH_MAX];
+
+	xp_spawn(p, st, 0, xp_build_path(path, sizeof(path), "../back/xvio-blkback"), args, -1,
+	         NULL);
 }
 
 void bf_blkback(struct xp_proc *p, const struct simtest *st, ...)
 {
-	char path[PATH_MAX];
-	const char *argv[40];
-	va_list ap;
+	const char *args[XP_MAX_ARGS];
 
-	snprintf(path, sizeof(path), "%s/../back/xvio-blkback", builddir());
-	argv[0] = path;
-	va_start(ap, st);
-	collect(argv, 1, 40, ap);
-	va_end(ap);
-	start_abs(p, st, 0, argv);
+	XP_VA_ARGS(args, st);
+	start_blkback(p, st, args);
 }
 
 void bf_blkcheck(struct xp_proc *p, const struct simtest *st, int domid, ...)
 {
-	char path[PATH_MAX];
-	const char *argv[40];
-	va_list ap;
+	const char *args[XP_MAX_ARGS];
 
-	snprintf(path, sizeof(path), "%s/blkfront/xvio-blkcheck", builddir());
-	argv[0] = path;
-	va_start(ap, domid);
-	collect(argv, 1, 40, ap);
-	va_end(ap);
-	start_abs(p, st, domid, argv);
+	XP_VA_ARGS(args, domid);
+	bf_blkcheckv(p, st, domid, args);
 }
 
 void bf_blkcheckv(struct xp_proc *p, const struct simtest *st, int domid,
                   const char *const *args)
 {
 	char path[PATH_MAX];
-	const char *argv[40];
-	unsigned n = 0;
 
-	snprintf(path, sizeof(path), "%s/blkfront/xvio-blkcheck", builddir());
-	argv[n++] = path;
-	for (; args && *args && n < 39; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	start_abs(p, st, domid, argv);
+	xp_spawn(p, st, domid, xp_build_path(path, sizeof(path), "blkfront/xvio-blkcheck"), args,
+	         -1, NULL);
 }
 
 void bf_nbdkit(struct xp_proc *p, const struct simtest *st, int domid, ...)
 {
-	char plugin[PATH_MAX], sock[PATH_MAX], pidf[PATH_MAX];
-	const char *argv[40];
-	unsigned n = 0;
-	va_list ap;
+	const char *args[XP_MAX_ARGS];
 
-	snprintf(plugin, sizeof(plugin), "%s/../front/nbdkit-xvioblk-plugin.so", builddir());
-	snprintf(sock, sizeof(sock), "%s/dom%d/nbd.sock", st->dir, domid);
-	snprintf(pidf, sizeof(pidf), "%s/dom%d/nbdkit.pid", st->dir, domid);
-	unlink(sock);
-	argv[n++] = "/usr/bin/nbdkit";
-	argv[n++] = "--foreground";
-	argv[n++] = "--unix";
-	argv[n++] = sock;
-	argv[n++] = "--pidfile";
-	argv[n++] = pidf;
-	argv[n++] = plugin;
-	va_start(ap, domid);
-	collect(argv, n, 40, ap);
-	va_end(ap);
-	start_nbdkit(p, st, domid, argv);
-	for (long long end = xp_now_ms() + XP_TIMEOUT_MS; access(pidf, F_OK) != 0;) {
-		if (xp_now_ms() > end)
-			CHECK_FAIL("nbdkit did not write %s", pidf);
-		usleep(5000);
-	}
+	XP_VA_ARGS(args, domid);
+	start_nbdkit(p, st, domid, args);
 }
 
 const char *bf_uri(const struct simtest *st, int domid, const char *export_name, char *buf,
@@ -274,43 +216,17 @@ void bf_sh(const struct simtest *st, int domid, int want, char *out, size_t outl
 void bf_scene_start(struct bf_scene *s, uint64_t size, const char *mode, bool discard,
                     const char *const *back_args, const char *const *plugin_args)
 {
-	const char *argv[40];
-	char path[PATH_MAX], plugin[PATH_MAX], sock[PATH_MAX], pidf[PATH_MAX], img[512];
-	unsigned n = 0;
+	char img[512];
 
 	memset(s, 0, sizeof(*s));
 	simtest_start(&s->st, NULL);
 	s->xs0 = xp_xs(&s->st, 0);
 	s->domid = xp_guest(&s->st);
 	bf_image(&s->st, "disk.img", size, img, sizeof(img));
-	snprintf(path, sizeof(path), "%s/../back/xvio-blkback", builddir());
-	argv[n++] = path;
-	for (; back_args && *back_args && n < 39; back_args++)
-		argv[n++] = *back_args;
-	argv[n] = NULL;
-	start_abs(&s->back, &s->st, 0, argv);
+	start_blkback(&s->back, &s->st, back_args);
 	bf_disk(s->xs0, s->domid, BF_XVDB, img, mode, discard, &s->disk);
 	xp_wait(s->xs0, s->disk.be, "state", "2");
-	n = 0;
-	snprintf(plugin, sizeof(plugin), "%s/../front/nbdkit-xvioblk-plugin.so", builddir());
-	snprintf(sock, sizeof(sock), "%s/dom%d/nbd.sock", s->st.dir, s->domid);
-	snprintf(pidf, sizeof(pidf), "%s/dom%d/nbdkit.pid", s->st.dir, s->domid);
-	argv[n++] = "/usr/bin/nbdkit";
-	argv[n++] = "--foreground";
-	argv[n++] = "--unix";
-	argv[n++] = sock;
-	argv[n++] = "--pidfile";
-	argv[n++] = pidf;
-	argv[n++] = plugin;
-	for (; plugin_args && *plugin_args && n < 39; plugin_args++)
-		argv[n++] = *plugin_args;
-	argv[n] = NULL;
-	start_nbdkit(&s->front, &s->st, s->domid, argv);
-	for (long long end = xp_now_ms() + XP_TIMEOUT_MS; access(pidf, F_OK) != 0;) {
-		if (xp_now_ms() > end)
-			CHECK_FAIL("nbdkit did not write %s", pidf);
-		usleep(5000);
-	}
+	start_nbdkit(&s->front, &s->st, s->domid, plugin_args);
 	xp_wait(s->xs0, s->disk.be, "state", "4");
 	xp_wait(s->xs0, s->disk.fe, "state", "4");
 	bf_uri(&s->st, s->domid, "xvdb", s->uri, sizeof(s->uri));

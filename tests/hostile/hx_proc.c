@@ -5,21 +5,23 @@
  * instead of timing out.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "hostile.h"
 
 #define MAX_VICTIMS 8
+
+/* The victim whose process `proc` is. */
+#define VICTIM_OF(proc) \
+	((struct hx_victim *)(void *)((char *)(proc) - offsetof(struct hx_victim, p)))
 
 static struct hx_victim *victims[MAX_VICTIMS];
 static pid_t owner;
@@ -75,40 +77,30 @@ static void enrol(struct hx_victim *v)
 	CHECK_FAIL("too many victims");
 }
 
+/* xp_expect's check: a dying victim fails the test at once, and when a
+ * victim's stdout ends, its own death says how. */
+static void watch_victims(struct xp_proc *p, bool ended)
+{
+	if (ended)
+		hx_victim_check(VICTIM_OF(p));
+	else
+		hx_victims_check();
+}
+
 void hx_victim_start(struct hx_victim *v, const struct simtest *st, int domid, const char *prog,
                      const char *const *args)
 {
-	const char *dir = getenv("XVIO_TEST_BUILDDIR");
-	const char *argv[40];
 	char path[PATH_MAX];
-	int argc = 0, pfd[2];
+	int errfd = memfd_create("victim-stderr", MFD_CLOEXEC);
 
-	if (!dir)
-		CHECK_FAIL("XVIO_TEST_BUILDDIR is not set (run through meson test)");
-	snprintf(path, sizeof(path), "%s/xport/%s", dir, prog);
-	argv[argc++] = path;
-	for (; args && *args && argc < 39; args++)
-		argv[argc++] = *args;
-	argv[argc] = NULL;
+	CHECK(errfd >= 0);
 	memset(v, 0, sizeof(*v));
+	xp_spawn(&v->p, st, domid, xp_build_path(path, sizeof(path), "xport/%s", prog), args,
+	         errfd, NULL);
+	v->errfd = errfd;
 	snprintf(v->name, sizeof(v->name), "%s", prog);
-	v->errfd = memfd_create("victim-stderr", MFD_CLOEXEC);
-	CHECK(v->errfd >= 0);
-	CHECK(pipe2(pfd, O_CLOEXEC) == 0);
-	fflush(NULL);
-	v->p.pid = fork();
-	CHECK(v->p.pid >= 0);
-	if (v->p.pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		simtest_enter(st, domid);
-		dup2(pfd[1], 1);
-		dup2(v->errfd, 2);
-		execv(argv[0], (char *const *)argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	v->p.out = pfd[0];
+	snprintf(v->p.name, sizeof(v->p.name), "%s", prog);
+	v->p.check = watch_victims;
 	enrol(v);
 }
 
@@ -147,58 +139,9 @@ void hx_victims_check(void)
 	}
 }
 
-/* Take one complete line out of the victim's buffer, if any. */
-static bool take_line(struct xp_proc *p, char *line, size_t size)
-{
-	char *nl = memchr(p->buf, '\n', p->len);
-	size_t n;
-
-	if (!nl)
-		return false;
-	n = (size_t)(nl - p->buf);
-	snprintf(line, size, "%.*s", (int)n, p->buf);
-	memmove(p->buf, nl + 1, p->len - n - 1);
-	p->len -= n + 1;
-	return true;
-}
-
 void hx_expect(struct hx_victim *v, const char *prefix, char *line, size_t size, int timeout_ms)
 {
-	long long end = xp_now_ms() + timeout_ms;
-	char tmp[4096];
-
-	for (;;) {
-		struct pollfd pfd = { .fd = v->p.out, .events = POLLIN };
-		ssize_t n;
-
-		while (take_line(&v->p, tmp, sizeof(tmp))) {
-			if (strncmp(tmp, prefix, strlen(prefix)) == 0) {
-				if (line)
-					snprintf(line, size, "%s", tmp);
-				return;
-			}
-			if (strncmp(tmp, "progress", 8) != 0)
-				fprintf(stderr, "[%s] %s\n", v->name, tmp);
-		}
-		/* Short slices: a victim that dies meanwhile fails the test
-		 * now, not at the timeout. */
-		hx_victims_check();
-		if (xp_now_ms() > end)
-			CHECK_FAIL("%s: no \"%s\" line within %d ms", v->name, prefix, timeout_ms);
-		if (poll(&pfd, 1, 50) < 0 && errno != EINTR)
-			CHECK_FAIL("poll: %s", strerror(errno));
-		if (!pfd.revents)
-			continue;
-		if (v->p.len == sizeof(v->p.buf))
-			v->p.len = 0; /* an overlong line: drop it */
-		n = read(v->p.out, v->p.buf + v->p.len, sizeof(v->p.buf) - v->p.len);
-		if (n == 0) {
-			hx_victim_check(v); /* says how it ended */
-			CHECK_FAIL("%s ended before printing \"%s\"", v->name, prefix);
-		}
-		if (n > 0)
-			v->p.len += (size_t)n;
-	}
+	xp_expect(&v->p, prefix, line, size, timeout_ms);
 }
 
 static void finish(struct hx_victim *v, int status)

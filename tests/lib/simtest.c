@@ -29,7 +29,7 @@ static const char *sim_bin(void)
 	return b;
 }
 
-static long long now_ms(void)
+long long simtest_now_ms(void)
 {
 	struct timespec ts;
 
@@ -130,12 +130,12 @@ void simtest_start(struct simtest *st, ...)
 		_exit(127);
 	}
 	track(st, true);
-	for (long long end = now_ms() + 20000; !control_up(st->dir);) {
+	for (long long end = simtest_now_ms() + 20000; !control_up(st->dir);) {
 		int status;
 
 		if (waitpid(st->pid, &status, WNOHANG) == st->pid)
 			CHECK_FAIL("xvio-sim exited during start (status 0x%x)", status);
-		if (now_ms() > end)
+		if (simtest_now_ms() > end)
 			CHECK_FAIL("xvio-sim did not come up within 20 s");
 		usleep(5000);
 	}
@@ -171,13 +171,13 @@ void simtest_stop(struct simtest *st)
 	rc = run_sim(st, args, NULL, 0);
 	if (rc != 0)
 		CHECK_FAIL("xvio-sim stop failed with status %d", rc);
-	for (end = now_ms() + 30000;; usleep(5000)) {
+	for (end = simtest_now_ms() + 30000;; usleep(5000)) {
 		pid_t p = waitpid(st->pid, &status, WNOHANG);
 
 		CHECK(p >= 0);
 		if (p == st->pid)
 			break;
-		if (now_ms() > end) {
+		if (simtest_now_ms() > end) {
 			kill(st->pid, SIGKILL);
 			CHECK_FAIL("xvio-sim did not exit within 30 s of stop");
 		}
@@ -318,7 +318,7 @@ pid_t simtest_spawn(const struct simtest *st, int domid, int (*fn)(void *), void
 
 int simtest_wait(pid_t pid, int timeout_s)
 {
-	long long end = timeout_s > 0 ? now_ms() + timeout_s * 1000ll : 0;
+	long long end = timeout_s > 0 ? simtest_now_ms() + timeout_s * 1000ll : 0;
 	int status;
 
 	for (;;) {
@@ -329,7 +329,7 @@ int simtest_wait(pid_t pid, int timeout_s)
 		CHECK(p >= 0);
 		if (p == pid)
 			break;
-		if (now_ms() > end) {
+		if (simtest_now_ms() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			CHECK_FAIL("process %d did not finish within %d s", (int)pid, timeout_s);

@@ -54,6 +54,9 @@ pid_t simtest_spawn(const struct simtest *st, int domid, int (*fn)(void *), void
  * killed by a signal.  timeout_s > 0 kills it and fails after that long. */
 int simtest_wait(pid_t pid, int timeout_s);
 
+/* CLOCK_MONOTONIC in milliseconds, for the tests' deadlines. */
+long long simtest_now_ms(void);
+
 /* Run `sh -c cmd` as a process of domain `domid` (through `xvio-sim
  * exec`), capture stdout (NUL-terminated, truncated to outlen) and return
  * its exit status.  out may be NULL. */

@@ -22,7 +22,7 @@
 
 #define OFFERED (XVIO_XPORT_F_VERSION_1 | XVIO_XPORT_F_INDIRECT | XVIO_XPORT_F_EVENT_IDX)
 
-static struct simtest st;
+static struct xp_scene sc;
 
 static void expect(struct xs_handle *xs, const char *dir, const char *key, const char *want)
 {
@@ -120,41 +120,31 @@ static void check_no_errors(struct xs_handle *xs0, int domid)
 static void handshake(bool grant)
 {
 	struct xvio_sim_dominfo info;
-	struct xp_proc be, fe;
-	struct xs_handle *xs0;
-	struct xp_dev d;
+	struct xp_proc fe;
 	char line[512];
-	int dom;
 
-	simtest_start(&st, NULL);
-	dom = xp_guest(&st);
-	xs0 = xp_xs(&st, 0);
-	xp_make_device(xs0, dom, 5, &d);
-	xp_start(&be, &st, 0, "xvio-testback", NULL);
-	xp_expect(&be, "ready", NULL, 0, XP_TIMEOUT_MS);
+	xp_scene_start(&sc, 5, NULL);
 	/* The device was there at start: InitWait, offer written. */
-	expect(xs0, d.be, "state", "2");
-	check_backend_keys(xs0, &d);
-	xp_start(&fe, &st, dom, "xvio-testfront", "--mode", grant ? "grant" : "data-area",
+	expect(sc.xs0, sc.d.be, "state", "2");
+	check_backend_keys(sc.xs0, &sc.d);
+	xp_start(&fe, &sc.st, sc.dom, "xvio-testfront", "--mode", grant ? "grant" : "data-area",
 	         "--queues", "2", "--queue-size", "256", "--area-pages", "1024",
 	         "--requests", "3000", "--linger", NULL);
 	xp_expect(&fe, "done", line, sizeof(line), XP_TIMEOUT_MS);
 	CHECK_INT(xp_field(line, "completed"), ==, 3000);
 	CHECK_INT(xp_field(line, "errors"), ==, 0);
-	xp_wait_connected(xs0, &d);
-	check_frontend_keys(xs0, &d, grant);
-	check_no_errors(xs0, dom);
+	xp_wait_connected(sc.xs0, &sc.d);
+	check_frontend_keys(sc.xs0, &sc.d, grant);
+	check_no_errors(sc.xs0, sc.dom);
 	/* Grants: the area (+1 directory page) and 2 rings of 3 pages.
 	 * Mapped by the backend: the rings, and the data pages in
 	 * data-area mode (the directory was unmapped after copying). */
-	CHECK_INT(xp_dominfo(&st, dom, &info), ==, 0);
+	CHECK_INT(xp_dominfo(&sc.st, sc.dom, &info), ==, 0);
 	CHECK_INT(info.grants_active, ==, 1024 + (grant ? 0 : 1) + 6);
 	CHECK_INT(info.maps_active, ==, (grant ? 0 : 1024) + 6);
 	CHECK_INT(info.ports_bound, ==, 2);
 	CHECK_INT(xp_term(&fe), ==, 0);
-	CHECK_INT(xp_term(&be), ==, 0);
-	xs_close(xs0);
-	simtest_stop(&st);
+	xp_scene_stop(&sc);
 }
 
 static void test_data_area(void)
@@ -169,32 +159,22 @@ static void test_grant(void)
 
 static void test_idle(void)
 {
-	struct xp_proc be, fe;
-	struct xs_handle *xs0;
-	struct xp_dev d;
+	struct xp_proc fe;
 	long be0, fe0;
-	int dom;
 
-	simtest_start(&st, NULL);
-	dom = xp_guest(&st);
-	xs0 = xp_xs(&st, 0);
-	xp_make_device(xs0, dom, 1, &d);
-	xp_start(&be, &st, 0, "xvio-testback", "--spin-us", "1000", NULL);
-	xp_expect(&be, "ready", NULL, 0, XP_TIMEOUT_MS);
-	xp_start(&fe, &st, dom, "xvio-testfront", "--spin-us", "1000", "--requests", "2000",
+	xp_scene_start(&sc, 1, "--spin-us", "1000", NULL);
+	xp_start(&fe, &sc.st, sc.dom, "xvio-testfront", "--spin-us", "1000", "--requests", "2000",
 	         "--linger", NULL);
 	xp_expect(&fe, "done", NULL, 0, XP_TIMEOUT_MS);
 	usleep(100000); /* past every spin window */
-	be0 = xp_cpu_ms(be.pid);
+	be0 = xp_cpu_ms(sc.be.pid);
 	fe0 = xp_cpu_ms(fe.pid);
 	sleep(1);
 	/* A polling loop would burn ~1000 ms; allow scheduler noise. */
-	CHECK_INT(xp_cpu_ms(be.pid) - be0, <=, 20);
+	CHECK_INT(xp_cpu_ms(sc.be.pid) - be0, <=, 20);
 	CHECK_INT(xp_cpu_ms(fe.pid) - fe0, <=, 20);
 	CHECK_INT(xp_term(&fe), ==, 0);
-	CHECK_INT(xp_term(&be), ==, 0);
-	xs_close(xs0);
-	simtest_stop(&st);
+	xp_scene_stop(&sc);
 }
 
 int main(int argc, char **argv)

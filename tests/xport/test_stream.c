@@ -21,7 +21,7 @@
 
 #include "xptest.h"
 
-static struct simtest st;
+static struct xp_scene sc;
 
 /* Run one frontend to completion on `devid`; returns its done line. */
 static void run_front(int dom, unsigned devid, const char *mode, const char *requests,
@@ -41,7 +41,7 @@ static void run_front(int dom, unsigned devid, const char *mode, const char *req
 	for (; extra && *extra && n < 22; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	xp_startv(&fe, &st, dom, "xvio-testfront", argv);
+	xp_startv(&fe, &sc.st, dom, "xvio-testfront", argv);
 	xp_expect(&fe, "done", line, size, timeout_s * 1000);
 	fprintf(stderr, "%s: %s\n", mode, line);
 	CHECK_INT(xp_field(line, "completed"), ==, strtoull(requests, NULL, 10));
@@ -54,22 +54,11 @@ static void run_front(int dom, unsigned devid, const char *mode, const char *req
 static void stream(const char *mode, const char *requests, const char *const *extra,
                    const char *be_spin, int timeout_s)
 {
-	struct xs_handle *xs0;
-	struct xp_proc be;
-	struct xp_dev d;
 	char line[512];
-	int dom;
 
-	simtest_start(&st, NULL);
-	dom = xp_guest(&st);
-	xs0 = xp_xs(&st, 0);
-	xp_make_device(xs0, dom, 1, &d);
-	xp_start(&be, &st, 0, "xvio-testback", "--spin-us", be_spin, NULL);
-	xp_expect(&be, "ready", NULL, 0, XP_TIMEOUT_MS);
-	run_front(dom, 1, mode, requests, extra, timeout_s, line, sizeof(line));
-	CHECK_INT(xp_term(&be), ==, 0);
-	xs_close(xs0);
-	simtest_stop(&st);
+	xp_scene_start(&sc, 1, "--spin-us", be_spin, NULL);
+	run_front(sc.dom, 1, mode, requests, extra, timeout_s, line, sizeof(line));
+	xp_scene_stop(&sc);
 }
 
 static void test_data_area(void)
@@ -106,24 +95,15 @@ static void test_no_event_idx(void)
 static void test_long(void)
 {
 	static const char *const spin[] = { "--spin-us", "50", NULL };
-	struct xs_handle *xs0;
-	struct xp_proc be;
-	struct xp_dev d1, d2;
+	struct xp_dev d2;
 	char line[512];
-	int dom;
 
-	simtest_start(&st, NULL);
-	dom = xp_guest(&st);
-	xs0 = xp_xs(&st, 0);
-	xp_make_device(xs0, dom, 1, &d1);
-	xp_make_device(xs0, dom, 2, &d2);
-	xp_start(&be, &st, 0, "xvio-testback", "--spin-us", "50", NULL);
-	xp_expect(&be, "ready", NULL, 0, XP_TIMEOUT_MS);
-	run_front(dom, 1, "data-area", LONG_DATA_AREA, spin, 700, line, sizeof(line));
-	run_front(dom, 2, "grant", LONG_GRANT, spin, 700, line, sizeof(line));
-	CHECK_INT(xp_term(&be), ==, 0);
-	xs_close(xs0);
-	simtest_stop(&st);
+	xp_scene_start(&sc, 1, "--spin-us", "50", NULL);
+	/* Device 2 arrives while the backend runs (found by its watch). */
+	xp_make_device(sc.xs0, sc.dom, 2, &d2);
+	run_front(sc.dom, 1, "data-area", LONG_DATA_AREA, spin, 700, line, sizeof(line));
+	run_front(sc.dom, 2, "grant", LONG_GRANT, spin, 700, line, sizeof(line));
+	xp_scene_stop(&sc);
 }
 
 int main(int argc, char **argv)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers for the transport tests: device nodes made as a toolstack makes
- * them, the xvio_test programs as processes of a domain with their output
- * read line by line, and the counters that show leaks (the simulated
- * hypervisor's per-domain counters, a process's fds and mappings).
+ * them (on tests/lib/xsdev.h), the xvio_test programs as processes of a
+ * domain with their output read line by line (tests/lib/proc.h, included
+ * here), and the simulated hypervisor's per-domain counters that show
+ * leaks.
  *
  * Like simtest.h, every function fails the test instead of returning an
  * error, unless it says otherwise.
@@ -18,8 +19,10 @@
 #include <xenstore.h>
 
 #include "check.h"
+#include "proc.h"
 #include "sim_proto.h"
 #include "simtest.h"
+#include "xsdev.h"
 
 #define XP_TIMEOUT_MS 20000
 #define XP_GUEST_CFG "name = \"guest%d\"\nmemory = 256\n"
@@ -72,41 +75,31 @@ void xp_wait(struct xs_handle *xs, const char *dir, const char *key, const char 
 /* Both states Connected. */
 void xp_wait_connected(struct xs_handle *xs0, const struct xp_dev *d);
 
-/* A test program (tests/xport/<prog>) run as a process of a domain. */
-struct xp_proc {
-	pid_t pid;
-	int out;              /* its stdout */
-	char buf[16384];
-	size_t len;
-};
-
-/* Start prog with arguments (NULL-ended) in domain `domid`. */
+/* Start tests/xport/<prog> with arguments (NULL-ended) in domain
+ * `domid` (tests/lib/proc.h reads, stops and measures it). */
 void xp_start(struct xp_proc *p, const struct simtest *st, int domid, const char *prog, ...);
 void xp_startv(struct xp_proc *p, const struct simtest *st, int domid, const char *prog,
                const char *const *args);
-/* The next output line starting with `prefix` (others are echoed to
- * stderr); fails after timeout_ms or if the process ends first. */
-void xp_expect(struct xp_proc *p, const char *prefix, char *line, size_t size, int timeout_ms);
-/* SIGKILL and reap. */
-void xp_kill(struct xp_proc *p);
-/* SIGTERM, reap, return the exit status (fails on a signal death). */
-int xp_term(struct xp_proc *p);
-/* Wait for the exit; returns its status. */
-int xp_wait_exit(struct xp_proc *p, int timeout_s);
-/* The number after `key=` in a line (e.g. "dups=0"), fails if absent. */
-unsigned long long xp_field(const char *line, const char *key);
+
+/*
+ * The usual start of a transport test: the simulator, one guest, dom0's
+ * xenstore, the guest's xvio_test device `devid`, and xvio-testback in
+ * dom0 (arguments NULL-ended) started after the device, so it finds it in
+ * its first scan, and ready.
+ */
+struct xp_scene {
+	struct simtest st;
+	int dom;
+	struct xs_handle *xs0;
+	struct xp_dev d;
+	struct xp_proc be;
+};
+void xp_scene_start(struct xp_scene *s, unsigned devid, ...);
+/* The backend must exit 0 on SIGTERM; then xenstore and the simulator go. */
+void xp_scene_stop(struct xp_scene *s);
 
 /* The simulated hypervisor's counters for a domain, asked as dom0.
  * Returns 0 or -ESRCH when the domain no longer exists. */
 int xp_dominfo(const struct simtest *st, int domid, struct xvio_sim_dominfo *out);
-
-/* A process's open fds, its shared mappings (grants and rings: malloc's
- * private mappings come and go), and its CPU time (user + system) in
- * milliseconds. */
-int xp_fds(pid_t pid);
-int xp_maps(pid_t pid);
-long xp_cpu_ms(pid_t pid);
-
-long long xp_now_ms(void);
 
 #endif
