@@ -41,6 +41,7 @@ double baseline_eventfd(void)
 		die("eventfd", errno);
 	pid = fork();
 	if (pid == 0) {
+		bench_pin(1);
 		for (;;) {
 			struct pollfd p = { .fd = a, .events = POLLIN };
 
@@ -52,6 +53,7 @@ double baseline_eventfd(void)
 				_exit(1);
 		}
 	}
+	bench_pin(0);
 	t0 = now();
 	do {
 		struct pollfd p = { .fd = b, .events = POLLIN };
@@ -68,6 +70,7 @@ double baseline_eventfd(void)
 	if (write(a, &v, 8) != 8)
 		die("write", errno);
 	waitpid(pid, NULL, 0);
+	bench_unpin();
 	close(a);
 	close(b);
 	return (double)n / t;
@@ -136,6 +139,7 @@ double baseline_shm_rtt(void)
 	if (pid < 0)
 		die("fork", errno);
 	if (pid == 0) {
+		bench_pin(1);
 		for (uint64_t last = 0;;) {
 			uint64_t v;
 
@@ -148,6 +152,7 @@ double baseline_shm_rtt(void)
 			__atomic_store_n(&s->pong, v, __ATOMIC_RELEASE);
 		}
 	}
+	bench_pin(0);
 	t0 = now();
 	do {
 		seq++;
@@ -160,6 +165,7 @@ double baseline_shm_rtt(void)
 	} while ((seq & 63) != 0 || (t = now() - t0) < g_seconds);
 	__atomic_store_n(&s->ping, UINT64_MAX, __ATOMIC_RELEASE);
 	waitpid(pid, NULL, 0);
+	bench_unpin();
 	munmap(s, 4096);
 	return t / (double)seq;
 }
@@ -276,8 +282,11 @@ static double shm_ring_run(unsigned depth, uint32_t warm, uint32_t n, void (*mar
 
 	if (pid < 0)
 		die("fork", errno);
-	if (pid == 0)
+	if (pid == 0) {
+		bench_pin(1);
 		shm_echo(r, warm, end, counted ? mark : NULL);
+	}
+	bench_pin(0);
 	t0 = now();
 	for (;;) {
 		uint32_t cp;
@@ -317,6 +326,7 @@ static double shm_ring_run(unsigned depth, uint32_t warm, uint32_t n, void (*mar
 		mark();
 	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
 	waitpid(pid, NULL, 0);
+	bench_unpin();
 	munmap(r, sizeof(*r));
 	return counted ? 0 : (double)cons / t;
 }

@@ -31,6 +31,21 @@ void sim_enter(const struct sim *s, int domid);
 void sim_stop(struct sim *s);
 /* Wait for a child; exit(1) with a message unless it exited 0. */
 void bench_wait_ok(pid_t pid, const char *what);
+/*
+ * Pin the calling process to one CPU of the two sides of a measurement
+ * (side 0: the requester, 1: the responder), each on a CPU of its own:
+ * left to the scheduler, two busy pollers on a 2-CPU machine are now and
+ * then stacked on one CPU, which turns a sub-microsecond round trip into
+ * time slices.  Baselines and transport runs are placed alike.  No-op
+ * with fewer than two usable CPUs.  bench_unpin() restores the set the
+ * program started with.
+ */
+void bench_pin(unsigned side);
+void bench_unpin(void);
+bool bench_pinned(void);
+
+/* The median of v[0..n) (sorts v; n > 0). */
+double bench_median(double *v, unsigned n);
 
 /* The ring benchmark's request: 64 readable bytes, answered with 64
  * writable bytes by the xvio_test transform (tests/xport/testdev.h). */

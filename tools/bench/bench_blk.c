@@ -657,18 +657,6 @@ static void teardown_scene(struct blk_opts *o)
 enum { COL_A, COL_B, COL_C, COL_D, COL_B0, COL_C0, COL_A2, COL_N };
 #define MAX_ROUNDS 16u
 
-static double median(double *v, unsigned n)
-{
-	for (unsigned i = 1; i < n; i++)
-		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			double t = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* The median over the rounds of fig[x] / fig[y] (of each round's pair). */
 static double ratio(double (*fig)[COL_N], unsigned rounds, unsigned x, unsigned y)
 {
@@ -676,7 +664,7 @@ static double ratio(double (*fig)[COL_N], unsigned rounds, unsigned x, unsigned 
 
 	for (unsigned k = 0; k < rounds; k++)
 		r[k] = fig[k][x] / fig[k][y];
-	return median(r, rounds);
+	return bench_median(r, rounds);
 }
 
 static int blk_timed(struct blk_opts *o)
@@ -731,7 +719,7 @@ static int blk_timed(struct blk_opts *o)
 
 			for (unsigned k = 0; k < o->rounds; k++)
 				v[k] = fig[i][k][order[c]];
-			cell(median(v, o->rounds), g_blk_wl[i].bs);
+			cell(bench_median(v, o->rounds), g_blk_wl[i].bs);
 		}
 		printf(" %5.2f %5s %5.2f %5.2f %5.2f %5.2f %5s\n",
 		       ratio(fig[i], o->rounds, COL_B, COL_A), aim_b[i],

@@ -475,7 +475,7 @@ int bench_ring_side(int argc, char **argv)
  * ==================================================================== */
 
 struct ring_opts {
-	unsigned spin_us;
+	unsigned spin_us, rounds;
 	bool callgrind;
 	uint64_t count;
 	char self[PATH_MAX];
@@ -572,6 +572,7 @@ static pid_t start_back(const struct ring_opts *o, unsigned spin_us, const char 
 		if (pid == 0) {
 			close(p[0]);
 			alarm(SIDE_TIMEOUT);
+			bench_pin(1);
 			_exit(back_run(spin_us, p[1]));
 		}
 	} else {
@@ -616,6 +617,7 @@ static struct ring_result run_timed(struct sim *s, struct xs_handle *xs, int gue
 	if (front == 0) {
 		close(p[0]);
 		alarm(SIDE_TIMEOUT);
+		bench_pin(0);
 		sim_enter(s, guest);
 		_exit(front_timed(spin_us, devid, p[1]));
 	}
@@ -840,17 +842,73 @@ static const char *loadavg(void)
 }
 
 /* A figure, its ratio to `base` and the aim: `prec` decimals. */
-static void row(const char *name, int prec, double v, double base, const char *aim)
+
+/* The figures of one round, measured interleaved. */
+enum { F_PP, F_RING1, F_SPIN1, F_EFD, F_NOSPIN1, F_RING64, F_SPIN64, F_NOSPIN64,
+       F_SLEEP1, F_SLEEP64, F_N };
+#define MAX_ROUNDS 16u
+
+static void round_timed(struct sim *s, struct xs_handle *xs, int guest, unsigned k,
+                        const struct ring_opts *o, double *fig, struct ring_result *spin,
+                        struct ring_result *nospin)
 {
-	printf("%-48s %12.*f %8.2f %8s\n", name, prec, v, v / base, aim);
+	/* Baselines and figures interleaved, so a change in the machine's
+	 * speed during the run shows in both. */
+	fig[F_PP] = baseline_shm_rtt();
+	fig[F_RING1] = 1.0 / baseline_shm_ring(1);
+	*spin = run_timed(s, xs, guest, 1 + 2 * k, o->spin_us);
+	fig[F_SPIN1] = spin->lat1;
+	fig[F_EFD] = 1.0 / baseline_eventfd();
+	*nospin = run_timed(s, xs, guest, 2 + 2 * k, 0);
+	fig[F_NOSPIN1] = nospin->lat1;
+	fig[F_RING64] = baseline_shm_ring(MAX_DEPTH);
+	fig[F_SPIN64] = spin->rate64;
+	fig[F_NOSPIN64] = nospin->rate64;
+	fig[F_SLEEP1] = spin->sleeps1;
+	fig[F_SLEEP64] = spin->sleeps64;
+}
+
+/* Median over the rounds of figure x, and of each round's x / y. */
+static double fmed(double (*fig)[F_N], unsigned rounds, unsigned x)
+{
+	double v[MAX_ROUNDS];
+
+	for (unsigned k = 0; k < rounds; k++)
+		v[k] = fig[k][x];
+	return bench_median(v, rounds);
+}
+
+static double rmed(double (*fig)[F_N], unsigned rounds, unsigned x, unsigned y)
+{
+	double v[MAX_ROUNDS];
+
+	for (unsigned k = 0; k < rounds; k++)
+		v[k] = fig[k][x] / fig[k][y];
+	return bench_median(v, rounds);
+}
+
+static void row(const char *name, int prec, double v, double ratio, const char *aim)
+{
+	printf("%-48s %12.*f %8.2f %8s\n", name, prec, v, ratio, aim);
+}
+
+static void print_rounds(double (*fig)[F_N], unsigned rounds)
+{
+	printf("each round: spin d1 / ping-pong, no spin d1 / eventfd, spin d64 / shm ring\n"
+	       "  (and the spinning frontend's sleeps per request at depth 1 and 64)\n");
+	for (unsigned k = 0; k < rounds; k++)
+		printf("  round %u: %.2f  %.2f  %.2f  (%.4f, %.4f)\n", k + 1,
+		       fig[k][F_SPIN1] / fig[k][F_PP], fig[k][F_NOSPIN1] / fig[k][F_EFD],
+		       fig[k][F_SPIN64] / fig[k][F_RING64], fig[k][F_SLEEP1], fig[k][F_SLEEP64]);
 }
 
 static int ring_timed(const struct ring_opts *o)
 {
-	struct ring_result spin, nospin;
-	double shm_rtt, efd_rtt, shm1, shm64;
+	static double fig[MAX_ROUNDS][F_N];
+	struct ring_result spin = { 0 }, nospin = { 0 };
 	struct xs_handle *xs;
 	struct sim s;
+	unsigned n = o->rounds;
 	int guest;
 
 	sim_start(&s);
@@ -859,14 +917,8 @@ static int ring_timed(const struct ring_opts *o)
 	xs = xs_open(0);
 	if (!xs)
 		die("xs_open", errno);
-	/* Baselines and figures interleaved, so a change in the machine's
-	 * speed during the run shows in both. */
-	shm_rtt = baseline_shm_rtt();
-	shm1 = 1.0 / baseline_shm_ring(1);
-	spin = run_timed(&s, xs, guest, 1, o->spin_us);
-	efd_rtt = 1.0 / baseline_eventfd();
-	nospin = run_timed(&s, xs, guest, 2, 0);
-	shm64 = baseline_shm_ring(MAX_DEPTH);
+	for (unsigned k = 0; k < n; k++)
+		round_timed(&s, xs, guest, k, o, fig[k], &spin, &nospin);
 	xs_close(xs);
 	sim_stop(&s);
 
@@ -881,29 +933,40 @@ static int ring_timed(const struct ring_opts *o)
 	       "                  by the same transform, checked in full: the transport's work\n"
 	       "                  minus the transport\n"
 	       "  eventfd         one eventfd each way, each side blocking in poll()\n", REQ_BYTES);
+	if (n > 1)
+		printf("%u rounds: figures are medians, ratios the medians of each round's ratio\n",
+		       n);
 	printf("%-48s %12s %8s %8s\n", "depth 1: round trip", "usec", "ratio", "aim");
-	row("baseline: shm ping-pong", 3, shm_rtt * 1e6, shm_rtt * 1e6, "");
-	row("baseline: shm ring, same requests, depth 1", 3, shm1 * 1e6, shm_rtt * 1e6, "");
-	row("xvio spin (both sides polling)", 3, spin.lat1 * 1e6, shm_rtt * 1e6, "<= 2");
-	row("  ... against the shm ring, depth 1", 3, spin.lat1 * 1e6, shm1 * 1e6, "");
-	row("baseline: eventfd ping-pong", 3, efd_rtt * 1e6, efd_rtt * 1e6, "");
-	row("xvio no spin (event channels)", 3, nospin.lat1 * 1e6, efd_rtt * 1e6, "<= 1.5");
+	row("baseline: shm ping-pong", 3, fmed(fig, n, F_PP) * 1e6, 1, "");
+	row("baseline: shm ring, same requests, depth 1", 3, fmed(fig, n, F_RING1) * 1e6,
+	    rmed(fig, n, F_RING1, F_PP), "");
+	row("xvio spin (both sides polling)", 3, fmed(fig, n, F_SPIN1) * 1e6,
+	    rmed(fig, n, F_SPIN1, F_PP), "<= 2");
+	row("  ... against the shm ring, depth 1", 3, fmed(fig, n, F_SPIN1) * 1e6,
+	    rmed(fig, n, F_SPIN1, F_RING1), "");
+	row("baseline: eventfd ping-pong", 3, fmed(fig, n, F_EFD) * 1e6, 1, "");
+	row("xvio no spin (event channels)", 3, fmed(fig, n, F_NOSPIN1) * 1e6,
+	    rmed(fig, n, F_NOSPIN1, F_EFD), "<= 1.5");
 	printf("%-48s %12s %8s %8s\n", "depth 64: throughput", "req/s", "ratio", "aim");
-	row("baseline: shm ring, same requests, depth 64", 0, shm64, shm64, "");
-	row("xvio spin", 0, spin.rate64, shm64, ">= 0.33");
-	row("xvio no spin", 0, nospin.rate64, shm64, "");
-	printf("frontend loop turns (sleeps) per request: spin %.2f (%.2f) at depth 1, "
-	       "%.3f (%.3f) at 64;\n  no spin %.2f (%.2f) at depth 1, %.3f (%.3f) at 64\n",
+	row("baseline: shm ring, same requests, depth 64", 0, fmed(fig, n, F_RING64), 1, "");
+	row("xvio spin", 0, fmed(fig, n, F_SPIN64), rmed(fig, n, F_SPIN64, F_RING64), ">= 0.33");
+	row("xvio no spin", 0, fmed(fig, n, F_NOSPIN64), rmed(fig, n, F_NOSPIN64, F_RING64), "");
+	if (n > 1)
+		print_rounds(fig, n);
+	printf("last round, frontend loop turns (sleeps) per request: spin %.2f (%.2f) at "
+	       "depth 1, %.3f (%.3f) at 64;\n  no spin %.2f (%.2f) at depth 1, %.3f (%.3f) at 64\n",
 	       spin.turns1, spin.sleeps1, spin.turns64, spin.sleeps64, nospin.turns1,
 	       nospin.sleeps1, nospin.turns64, nospin.sleeps64);
 	printf("completions per frontend turn that had any, depth 64: spin %.1f, no spin %.1f\n",
 	       spin.batch64, nospin.batch64);
-	printf("(spin window %u us; load average %s)\n", o->spin_us, loadavg());
+	printf("(spin window %u us; load average %s; %s)\n", o->spin_us, loadavg(),
+	       bench_pinned() ? "the two sides of every figure pinned to two CPUs"
+	                      : "one CPU: sides not pinned");
 	return 0;
 }
 
 /*
- * xvio-bench ring [--callgrind [--keep]] [--requests N] [--spin-us N]
+ * xvio-bench ring [--callgrind [--keep]] [--requests N] [--spin-us N] [--rounds N]
  */
 int bench_ring(int argc, char **argv)
 {
@@ -912,9 +975,10 @@ int bench_ring(int argc, char **argv)
 		{ "keep", no_argument, NULL, 'k' },
 		{ "requests", required_argument, NULL, 'n' },
 		{ "spin-us", required_argument, NULL, 'S' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ring_opts o = { .spin_us = XVIO_XPORT_SPIN_DEFAULT, .count = 20000 };
+	struct ring_opts o = { .spin_us = XVIO_XPORT_SPIN_DEFAULT, .count = 20000, .rounds = 1 };
 	int c;
 
 	optind = 1;
@@ -924,12 +988,14 @@ int bench_ring(int argc, char **argv)
 		case 'k': cg_keep = true; break;
 		case 'n': o.count = arg_num(optarg); break;
 		case 'S': o.spin_us = (unsigned)arg_num(optarg); break;
+		case 'r': o.rounds = (unsigned)arg_num(optarg); break;
 		default: return 2;
 		}
 	}
-	if (optind != argc || o.count == 0 || o.spin_us == 0 || o.spin_us > 1000000) {
+	if (optind != argc || o.count == 0 || o.spin_us == 0 || o.spin_us > 1000000 ||
+	    o.rounds == 0 || o.rounds > MAX_ROUNDS) {
 		fprintf(stderr, "usage: xvio-bench ring [--callgrind [--keep]] [--requests N] "
-		        "[--spin-us N (> 0)]\n");
+		        "[--spin-us N (> 0)] [--rounds N (<= %u)]\n", MAX_ROUNDS);
 		return 2;
 	}
 	self_path(&o);

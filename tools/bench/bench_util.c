@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -158,4 +159,58 @@ void bench_wait_ok(pid_t pid, const char *what)
 		fprintf(stderr, "xvio-bench: %s failed (status %#x)\n", what, st);
 		exit(1);
 	}
+}
+
+double bench_median(double *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static cpu_set_t pin_all;
+static int pin_cpu[2] = { -1, -1 };
+
+/* The first two CPUs the program may use, found once (before any pin). */
+static bool pin_init(void)
+{
+	static bool done;
+
+	if (!done) {
+		done = true;
+		if (sched_getaffinity(0, sizeof(pin_all), &pin_all) == 0) {
+			for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
+				if (CPU_ISSET(c, &pin_all))
+					pin_cpu[k++] = c;
+		}
+	}
+	return pin_cpu[1] >= 0;
+}
+
+bool bench_pinned(void)
+{
+	return pin_init();
+}
+
+void bench_pin(unsigned side)
+{
+	cpu_set_t one;
+
+	if (!pin_init() || side > 1)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(pin_cpu[side], &one);
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		die("sched_setaffinity", errno);
+}
+
+void bench_unpin(void)
+{
+	if (pin_init() && sched_setaffinity(0, sizeof(pin_all), &pin_all) < 0)
+		die("sched_setaffinity", errno);
 }

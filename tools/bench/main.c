@@ -6,7 +6,7 @@
  *
  *   xvio-bench xenstore [-s SECONDS]   xenstore operations per second
  *   xvio-bench evtchn   [-s SECONDS]   event-channel round trip between domains
- *   xvio-bench [-s SECONDS] ring [--spin-us N]
+ *   xvio-bench [-s SECONDS] ring [--spin-us N] [--rounds N]
  *                                      transport request latency and rate
  *   xvio-bench ring --callgrind [--requests N] [--spin-us N] [--keep]
  *                                      instructions per request (valgrind)
@@ -38,6 +38,7 @@ static void usage(FILE *f)
 	      "            trip at depth 1 and requests/s at depth 64, spinning and not,\n"
 	      "            beside busy-polled shared-memory and eventfd baselines\n"
 	      "            [--spin-us N]  spin window of the spinning runs\n"
+	      "            [--rounds N]   repeat N times, print medians\n"
 	      "            [--callgrind [--requests N] [--keep]]  instructions and system\n"
 	      "            calls per request under valgrind instead of times (--keep:\n"
 	      "            leave the callgrind files for callgrind_annotate)\n"
