@@ -68,6 +68,7 @@ struct blk_image {
 	bool sync;            /* O_SYNC */
 	bool discard;         /* DISCARD and WRITE_ZEROES offered */
 	bool bdev;            /* a block device, else a regular file */
+	bool in_memory;       /* tmpfs/ramfs, buffered: small transfers inline */
 	uint32_t blk_size;    /* logical block: 512 or 4096 */
 	uint32_t mem_align;   /* O_DIRECT buffer alignment (1 when buffered) */
 	uint64_t capacity;    /* 512-byte sectors, a multiple of blk_size */

@@ -16,10 +16,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "blk.h"
@@ -128,6 +130,21 @@ static int pick_block(struct blk_image *img, const struct blk_opts *o, struct xv
 	return 0;
 }
 
+/*
+ * tmpfs and ramfs keep files in the page cache only and, on the kernels
+ * here (6.x), take no non-blocking reads: io_uring hands every transfer
+ * to a worker thread, one thread switch per request for what is a copy
+ * that cannot wait on a disk.  blk_io.c copies small transfers of such an
+ * image inline instead.
+ */
+static bool in_memory_fs(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 &&
+	       ((unsigned long)sf.f_type == TMPFS_MAGIC || (unsigned long)sf.f_type == RAMFS_MAGIC);
+}
+
 static int open_file(struct blk_image *img, const struct blk_opts *o, struct xvio_err *err)
 {
 	/* O_NONBLOCK: a fifo must not hang us in open(); cleared below, or
@@ -150,6 +167,7 @@ static int open_file(struct blk_image *img, const struct blk_opts *o, struct xvi
 	if (fcntl(img->fd, F_SETFL, img->direct ? O_DIRECT : 0) < 0)
 		return xvio_err_set(err, errno, "params: %s: %s", img->path, strerror(errno));
 	img->bdev = S_ISBLK(st.st_mode);
+	img->in_memory = !img->bdev && !img->direct && in_memory_fs(img->fd);
 	if (img->bdev) {
 		if (ioctl(img->fd, BLKGETSIZE64, &size) < 0)
 			return xvio_err_set(err, errno, "params: %s: BLKGETSIZE64: %s", img->path,

@@ -13,6 +13,11 @@
  * cache, the device with O_DIRECT, stable storage with O_SYNC or after an
  * fdatasync).
  *
+ * Except on a memory-backed image (tmpfs, ramfs): io_uring would hand each
+ * transfer to a worker thread there (no non-blocking reads), so transfers
+ * up to INLINE_MAX are copied in this thread with preadv/pwritev and their
+ * result delivered like a completion (transfer_inline).
+ *
  * Fallbacks, each decided once per image on the first refusal:
  *   - WRITE_ZEROES: FALLOC_FL_ZERO_RANGE; refused (tmpfs) -> punch a hole
  *     and allocate the range again; punching refused -> write zeroes;
@@ -274,6 +279,29 @@ static void set_file(struct io_uring_sqe *sqe, const struct blk_image *img)
 	}
 }
 
+/*
+ * A memory-backed image (blk_image.c in_memory_fs): up to INLINE_MAX
+ * bytes are copied here, with the result delivered like a completion;
+ * larger transfers still go to io_uring, whose workers copy several at a
+ * time on other CPUs.
+ */
+#define INLINE_MAX (64u * 1024u)
+
+static bool transfer_inline(struct blk_io *io, struct blk_ioreq *q, const struct iovec *v,
+                            unsigned n, off_t off)
+{
+	ssize_t res;
+
+	if (!q->img->in_memory || q->p.len - q->done_bytes > INLINE_MAX)
+		return false;
+	if (q->p.type == VIRTIO_BLK_T_IN)
+		res = preadv(q->img->fd, v, (int)n, off);
+	else
+		res = pwritev(q->img->fd, v, (int)n, off);
+	deliver_sync(io, q, res < 0 ? -errno : (int)res);
+	return true;
+}
+
 /* Put the request's next operation in the submission ring. */
 static void issue(struct blk_io *io, struct blk_ioreq *q)
 {
@@ -288,6 +316,8 @@ static void issue(struct blk_io *io, struct blk_ioreq *q)
 		const struct iovec *v = q->bounce ? &q->biov : q->p.iov;
 		unsigned n = q->bounce ? 1 : q->p.niov;
 
+		if (transfer_inline(io, q, v, n, off))
+			break;
 		sqe = get_sqe(io);
 		if (q->p.type == VIRTIO_BLK_T_IN)
 			io_uring_prep_readv(sqe, fd, v, n, off);

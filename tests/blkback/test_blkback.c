@@ -43,9 +43,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/virtio_blk.h>
 
 #include "bt.h"
@@ -822,6 +824,37 @@ static void test_direct(void)
 	down();
 }
 
+/*
+ * The same cases with the images on tmpfs: blkback copies small transfers
+ * of a memory-backed image inline instead of through io_uring (blk_io.c
+ * transfer_inline), larger ones still through io_uring, and tmpfs takes
+ * the write-zeroes fallbacks.
+ */
+static void on_tmpfs(void (*test)(void))
+{
+	struct statfs sf;
+
+	CHECK(statfs("/dev/shm", &sf) == 0);
+	CHECK((unsigned long)sf.f_type == TMPFS_MAGIC);
+	CHECK(setenv("XVIO_BLKTEST_DIR", "/dev/shm", 1) == 0);
+	test();
+}
+
+static void test_tmpfs_read(void)
+{
+	on_tmpfs(test_read);
+}
+
+static void test_tmpfs_write(void)
+{
+	on_tmpfs(test_write);
+}
+
+static void test_tmpfs_discard(void)
+{
+	on_tmpfs(test_discard);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct check_case cases[] = {
@@ -838,6 +871,9 @@ int main(int argc, char **argv)
 		{ "drain", test_drain },
 		{ "grant", test_grant },
 		{ "direct", test_direct },
+		{ "tmpfs-read", test_tmpfs_read },
+		{ "tmpfs-write", test_tmpfs_write },
+		{ "tmpfs-discard", test_tmpfs_discard },
 	};
 
 	return check_run_case(argc, argv, cases, CHECK_NCASES(cases), NULL, NULL);
