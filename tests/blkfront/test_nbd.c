@@ -12,8 +12,14 @@
  *   fio       fio verify=crc32c, 512 B..1 MiB, depth 16, 4 jobs in regions;
  *             depth 1; a 40/60 random read/write mix at depth 64
  *   no-disk   an unknown export fails at once with a clear message
+ *   activation
+ *             nbdkit started as front/xvio-blkfront.service starts it:
+ *             socket activation (systemd-socket-activate stands for the
+ *             .socket unit), the plugin taking over from another nbdkit:
+ *             size and a byte-for-byte copy through the activated one
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,9 +214,44 @@ static void t_no_disk(void)
 	bf_scene_stop(&s);
 }
 
+static void t_activation(void)
+{
+	struct bf_scene s;
+	struct xp_proc act = { 0 };
+	char out[4096], sock[512], plugin[PATH_MAX], uri[768];
+	/* systemd-socket-activate passes on only the variables named: the
+	 * simulator's (what /dev/xen is to a real guest) and the ASan
+	 * runtime's. */
+	const char *args[] = { "-l", sock, "-E", "XENSTORED_PATH", "-E", "XVIO_SIM_HYP",
+	                       "-E", "XVIO_DOMID", "-E", "XVIO_PLATFORM", "-E", "XVIO_SIM_DIR",
+	                       "-E", "LD_PRELOAD", "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS",
+	                       "/usr/bin/nbdkit", "--log=stderr", plugin, NULL };
+	uint64_t size = 8u << 20;
+	long long end;
+
+	bf_scene_start(&s, size, "w", false, NOARGS, NOARGS);
+	/* The disk's frontend moves to the activated nbdkit. */
+	CHECK(xp_term(&s.front) == 0);
+	xp_build_path(plugin, sizeof(plugin), "../front/nbdkit-xvioblk-plugin.so");
+	snprintf(sock, sizeof(sock), "%s/dom%d/act.sock", s.st.dir, s.domid);
+	xp_spawn(&act, &s.st, s.domid, "/usr/bin/systemd-socket-activate", args, -1,
+	         getenv("BF_NBDKIT_PRELOAD"));
+	for (end = xp_now_ms() + 10000; access(sock, F_OK) != 0; usleep(5000))
+		if (xp_now_ms() > end)
+			CHECK_FAIL("systemd-socket-activate did not listen on %s", sock);
+	snprintf(uri, sizeof(uri), "nbd+unix:///xvdb?socket=%s", sock);
+	bf_sh(&s.st, s.domid, 0, out, sizeof(out), "nbdinfo --size '%s'", uri);
+	CHECK_INT(strtoull(out, NULL, 10), ==, size);
+	bf_sh(&s.st, s.domid, 0, out, sizeof(out), "nbdcopy '%s' %s/act.img && cmp %s %s/act.img",
+	      uri, s.st.dir, s.disk.image, s.st.dir);
+	CHECK(xp_term(&act) == 0);
+	bf_scene_stop(&s);
+}
+
 static const struct check_case cases[] = {
 	{ "size", t_size }, { "copy", t_copy }, { "ro", t_ro }, { "ops", t_ops },
 	{ "4k", t_4k }, { "fio", t_fio }, { "no-disk", t_no_disk },
+	{ "activation", t_activation },
 };
 
 int main(int argc, char **argv)
