@@ -44,6 +44,13 @@ void bench_pin(unsigned side);
 void bench_unpin(void);
 bool bench_pinned(void);
 
+/* A decimal command-line number; exits 2 with a message otherwise. */
+unsigned long long bench_arg_num(const char *s);
+/* Warm-up before each timed figure: min(-s / 8, 0.25 s). */
+double bench_warm_seconds(void);
+/* --rounds limit of the subcommands that repeat and take medians. */
+#define BENCH_MAX_ROUNDS 16u
+
 /* The median of v[0..n) (sorts v; n > 0). */
 double bench_median(double *v, unsigned n);
 

@@ -447,7 +447,7 @@ static void fio_args(const struct workload *w, const char *engine, const char *e
 	argv[n++] = "--randrepeat=0";
 	argv[n++] = "--time_based";
 	ARG("--runtime=%.3f", g_seconds);
-	ARG("--ramp_time=%.3f", blk_warm_seconds());
+	ARG("--ramp_time=%.3f", bench_warm_seconds());
 	argv[n++] = "--output-format=json";
 	argv[n] = NULL;
 #undef ARG
@@ -655,12 +655,11 @@ static void teardown_scene(struct blk_opts *o)
 
 /* The columns, in the order measured within a workload. */
 enum { COL_A, COL_B, COL_C, COL_D, COL_B0, COL_C0, COL_A2, COL_N };
-#define MAX_ROUNDS 16u
 
 /* The median over the rounds of fig[x] / fig[y] (of each round's pair). */
 static double ratio(double (*fig)[COL_N], unsigned rounds, unsigned x, unsigned y)
 {
-	double r[MAX_ROUNDS];
+	double r[BENCH_MAX_ROUNDS];
 
 	for (unsigned k = 0; k < rounds; k++)
 		r[k] = fig[k][x] / fig[k][y];
@@ -669,7 +668,7 @@ static double ratio(double (*fig)[COL_N], unsigned rounds, unsigned x, unsigned 
 
 static int blk_timed(struct blk_opts *o)
 {
-	static double fig[WL_N][MAX_ROUNDS][COL_N];
+	static double fig[WL_N][BENCH_MAX_ROUNDS][COL_N];
 	static const char *const aim_b[WL_N] = { ">=.8", ">=.9", ">=.9" };
 	static const char *const head[COL_N] = { "(a)", "(b)", "(c)", "(d)", "(b0)", "(c0)",
 	                                         "(a')" };
@@ -694,7 +693,7 @@ static int blk_timed(struct blk_opts *o)
 
 	printf("Block I/O on a %llu MiB tmpfs image, %.1f s per figure after %.2f s warm-up,\n"
 	       "buffered (the page cache is tmpfs).  4 KiB: thousands of requests/s; 1 MiB: MiB/s.\n",
-	       (unsigned long long)(o->size >> 20), g_seconds, blk_warm_seconds());
+	       (unsigned long long)(o->size >> 20), g_seconds, bench_warm_seconds());
 	printf("  (a)  fio io_uring on the file (fio's defaults: reads and writes inline in\n"
 	       "       io_uring_enter where the page cache allows)\n"
 	       "  (a') the same with --force_async=1 (every request to io_uring's workers)\n"
@@ -715,7 +714,7 @@ static int blk_timed(struct blk_opts *o)
 	for (unsigned i = 0; i < WL_N; i++) {
 		printf("%-31s", g_blk_wl[i].name);
 		for (unsigned c = 0; c < COL_N; c++) {
-			double v[MAX_ROUNDS];
+			double v[BENCH_MAX_ROUNDS];
 
 			for (unsigned k = 0; k < o->rounds; k++)
 				v[k] = fig[i][k][order[c]];
@@ -967,17 +966,17 @@ int bench_blk(int argc, char **argv)
 		switch (c) {
 		case 'c': o.callgrind = true; break;
 		case 'k': o.keep = true; break;
-		case 'n': o.count = blk_arg_num(optarg); break;
-		case 'S': o.spin_us = (unsigned)blk_arg_num(optarg); break;
-		case 'q': o.queues = (unsigned)blk_arg_num(optarg); break;
-		case 'z': o.size = blk_arg_num(optarg) << 20; break;
-		case 'r': o.rounds = (unsigned)blk_arg_num(optarg); break;
+		case 'n': o.count = bench_arg_num(optarg); break;
+		case 'S': o.spin_us = (unsigned)bench_arg_num(optarg); break;
+		case 'q': o.queues = (unsigned)bench_arg_num(optarg); break;
+		case 'z': o.size = bench_arg_num(optarg) << 20; break;
+		case 'r': o.rounds = (unsigned)bench_arg_num(optarg); break;
 		default: return 2;
 		}
 	}
 	if (optind != argc || o.count == 0 || o.spin_us == 0 || o.spin_us > 1000000 ||
 	    o.queues == 0 || o.queues > XVIO_XPORT_MAX_QUEUES || o.size < (16u << 20) ||
-	    o.rounds == 0 || o.rounds > MAX_ROUNDS ||
+	    o.rounds == 0 || o.rounds > BENCH_MAX_ROUNDS ||
 	    o.size > (64ull << 30)) {
 		fprintf(stderr, "usage: xvio-bench [-s SECONDS] blk [--spin-us N (> 0)] "
 		        "[--queues N] [--size MiB (>= 16)] [--rounds N (<= 16)]\n"

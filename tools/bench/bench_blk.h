@@ -24,9 +24,4 @@ enum { WL_RAND4K, WL_SEQREAD, WL_SEQWRITE, WL_N };
 
 extern const struct workload g_blk_wl[WL_N];
 
-/* A decimal argument; exits with a message when it is not one. */
-unsigned long long blk_arg_num(const char *s);
-/* Warm-up before each timed figure: min(-s / 8, 0.25 s). */
-double blk_warm_seconds(void);
-
 #endif

@@ -36,19 +36,6 @@ const struct workload g_blk_wl[WL_N] = {
 	[WL_SEQWRITE] = { "1 MiB sequential write, depth 8", "write", 1u << 20, 8, true, false },
 };
 
-unsigned long long blk_arg_num(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-') {
-		fprintf(stderr, "xvio-bench: bad number \"%s\"\n", s);
-		exit(2);
-	}
-	return v;
-}
 
 /* ====================================================================
  * The guest side: blkfront's asynchronous API
@@ -224,11 +211,6 @@ static void gf_fini(void)
 	xvio_xport_ctx_free(gf.ctx);
 }
 
-double blk_warm_seconds(void)
-{
-	return g_seconds / 8 < 0.25 ? g_seconds / 8 : 0.25;
-}
-
 /* Timed: prints "<requests/s> <errors>" on stdout. */
 static int front_timed(unsigned spin_us, unsigned queues, unsigned devid, const struct workload *w)
 {
@@ -236,7 +218,7 @@ static int front_timed(unsigned spin_us, unsigned queues, unsigned devid, const 
 	double secs;
 
 	gf_init(spin_us, queues, devid, w, pfd);
-	gf_phase(pfd, 0, blk_warm_seconds());
+	gf_phase(pfd, 0, bench_warm_seconds());
 	secs = gf_phase(pfd, 0, g_seconds);
 	printf("%.3f %llu\n", (double)gf.done / secs, (unsigned long long)gf.errors);
 	fflush(stdout);
@@ -337,17 +319,17 @@ int bench_blk_side(int argc, char **argv)
 {
 	alarm(BLK_SIDE_TIMEOUT);
 	if ((argc == 5 || argc == 6) && strcmp(argv[0], "front") == 0) {
-		unsigned spin = (unsigned)blk_arg_num(argv[1]), queues = (unsigned)blk_arg_num(argv[2]);
-		unsigned devid = (unsigned)blk_arg_num(argv[3]), wl = (unsigned)blk_arg_num(argv[4]);
+		unsigned spin = (unsigned)bench_arg_num(argv[1]), queues = (unsigned)bench_arg_num(argv[2]);
+		unsigned devid = (unsigned)bench_arg_num(argv[3]), wl = (unsigned)bench_arg_num(argv[4]);
 
 		if (wl >= WL_N)
 			return 2;
 		if (argc == 6)
-			return front_counted(spin, queues, devid, &g_blk_wl[wl], blk_arg_num(argv[5]));
+			return front_counted(spin, queues, devid, &g_blk_wl[wl], bench_arg_num(argv[5]));
 		return front_timed(spin, queues, devid, &g_blk_wl[wl]);
 	}
 	if (argc == 3 && strcmp(argv[0], "uring") == 0)
-		return uring_counted(argv[1], &g_blk_wl[WL_RAND4K], blk_arg_num(argv[2]));
+		return uring_counted(argv[1], &g_blk_wl[WL_RAND4K], bench_arg_num(argv[2]));
 	fprintf(stderr, "xvio-bench: blk-side: bad arguments\n");
 	return 2;
 }

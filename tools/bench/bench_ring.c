@@ -280,7 +280,7 @@ static int front_timed(unsigned spin_us, unsigned devid, int fd)
 	struct pollfd pfd[XVIO_XPORT_CTX_NFDS];
 	struct xvio_xport_front *f;
 	struct ring_result res = { 0 };
-	double warm = g_seconds / 8 < 0.25 ? g_seconds / 8 : 0.25, secs;
+	double warm = bench_warm_seconds(), secs;
 	struct phase ph;
 
 	rf_init(spin_us, devid, pfd, &f);
@@ -432,17 +432,6 @@ static void toggle_collect(void)
  * Internal entry point: one side, possibly under valgrind
  * ==================================================================== */
 
-static unsigned long long arg_num(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-
-	if (!*s || *end) {
-		fprintf(stderr, "xvio-bench: bad number \"%s\"\n", s);
-		exit(2);
-	}
-	return v;
-}
 
 /*
  *   ring-side back SPIN_US READY_FD [counting]
@@ -454,15 +443,15 @@ int bench_ring_side(int argc, char **argv)
 	alarm(SIDE_TIMEOUT);
 	if (argc >= 3 && strcmp(argv[0], "back") == 0) {
 		rb_counting = argc >= 4;
-		return back_run((unsigned)arg_num(argv[1]), (int)arg_num(argv[2]));
+		return back_run((unsigned)bench_arg_num(argv[1]), (int)bench_arg_num(argv[2]));
 	}
 	if (argc == 5 && strcmp(argv[0], "front") == 0)
-		return front_counted((unsigned)arg_num(argv[1]), (unsigned)arg_num(argv[2]),
-		                     (unsigned)arg_num(argv[3]), arg_num(argv[4]));
+		return front_counted((unsigned)bench_arg_num(argv[1]), (unsigned)bench_arg_num(argv[2]),
+		                     (unsigned)bench_arg_num(argv[3]), bench_arg_num(argv[4]));
 	if (argc == 3 && strcmp(argv[0], "raw") == 0) {
-		uint64_t n = arg_num(argv[2]);
+		uint64_t n = bench_arg_num(argv[2]);
 
-		baseline_shm_ring_counted((unsigned)arg_num(argv[1]), n / 4 + 1, n,
+		baseline_shm_ring_counted((unsigned)bench_arg_num(argv[1]), n / 4 + 1, n,
 		                          toggle_collect);
 		return 0;
 	}
@@ -556,6 +545,21 @@ static pid_t spawn(char *const *argv)
 	return pid;
 }
 
+/* A child that runs one side of a timed figure (0: frontend, 1: backend),
+ * pinned, and killed by SIDE_TIMEOUT if it hangs; returns as fork(). */
+static pid_t fork_side(unsigned side)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork", errno);
+	if (pid == 0) {
+		alarm(SIDE_TIMEOUT);
+		bench_pin(side);
+	}
+	return pid;
+}
+
 /* The backend: forked (timed) or re-executed under callgrind (out != NULL). */
 static pid_t start_back(const struct ring_opts *o, unsigned spin_us, const char *out)
 {
@@ -566,13 +570,9 @@ static pid_t start_back(const struct ring_opts *o, unsigned spin_us, const char 
 	if (pipe(p) < 0)
 		die("pipe", errno);
 	if (!out) {
-		pid = fork();
-		if (pid < 0)
-			die("fork", errno);
+		pid = fork_side(1);
 		if (pid == 0) {
 			close(p[0]);
-			alarm(SIDE_TIMEOUT);
-			bench_pin(1);
 			_exit(back_run(spin_us, p[1]));
 		}
 	} else {
@@ -611,13 +611,9 @@ static struct ring_result run_timed(struct sim *s, struct xs_handle *xs, int gue
 	back = start_back(NULL, spin_us, NULL);
 	if (pipe(p) < 0)
 		die("pipe", errno);
-	front = fork();
-	if (front < 0)
-		die("fork", errno);
+	front = fork_side(0);
 	if (front == 0) {
 		close(p[0]);
-		alarm(SIDE_TIMEOUT);
-		bench_pin(0);
 		sim_enter(s, guest);
 		_exit(front_timed(spin_us, devid, p[1]));
 	}
@@ -846,7 +842,6 @@ static const char *loadavg(void)
 /* The figures of one round, measured interleaved. */
 enum { F_PP, F_RING1, F_SPIN1, F_EFD, F_NOSPIN1, F_RING64, F_SPIN64, F_NOSPIN64,
        F_SLEEP1, F_SLEEP64, F_N };
-#define MAX_ROUNDS 16u
 
 static void round_timed(struct sim *s, struct xs_handle *xs, int guest, unsigned k,
                         const struct ring_opts *o, double *fig, struct ring_result *spin,
@@ -871,7 +866,7 @@ static void round_timed(struct sim *s, struct xs_handle *xs, int guest, unsigned
 /* Median over the rounds of figure x, and of each round's x / y. */
 static double fmed(double (*fig)[F_N], unsigned rounds, unsigned x)
 {
-	double v[MAX_ROUNDS];
+	double v[BENCH_MAX_ROUNDS];
 
 	for (unsigned k = 0; k < rounds; k++)
 		v[k] = fig[k][x];
@@ -880,7 +875,7 @@ static double fmed(double (*fig)[F_N], unsigned rounds, unsigned x)
 
 static double rmed(double (*fig)[F_N], unsigned rounds, unsigned x, unsigned y)
 {
-	double v[MAX_ROUNDS];
+	double v[BENCH_MAX_ROUNDS];
 
 	for (unsigned k = 0; k < rounds; k++)
 		v[k] = fig[k][x] / fig[k][y];
@@ -904,7 +899,7 @@ static void print_rounds(double (*fig)[F_N], unsigned rounds)
 
 static int ring_timed(const struct ring_opts *o)
 {
-	static double fig[MAX_ROUNDS][F_N];
+	static double fig[BENCH_MAX_ROUNDS][F_N];
 	struct ring_result spin = { 0 }, nospin = { 0 };
 	struct xs_handle *xs;
 	struct sim s;
@@ -986,16 +981,16 @@ int bench_ring(int argc, char **argv)
 		switch (c) {
 		case 'c': o.callgrind = true; break;
 		case 'k': cg_keep = true; break;
-		case 'n': o.count = arg_num(optarg); break;
-		case 'S': o.spin_us = (unsigned)arg_num(optarg); break;
-		case 'r': o.rounds = (unsigned)arg_num(optarg); break;
+		case 'n': o.count = bench_arg_num(optarg); break;
+		case 'S': o.spin_us = (unsigned)bench_arg_num(optarg); break;
+		case 'r': o.rounds = (unsigned)bench_arg_num(optarg); break;
 		default: return 2;
 		}
 	}
 	if (optind != argc || o.count == 0 || o.spin_us == 0 || o.spin_us > 1000000 ||
-	    o.rounds == 0 || o.rounds > MAX_ROUNDS) {
+	    o.rounds == 0 || o.rounds > BENCH_MAX_ROUNDS) {
 		fprintf(stderr, "usage: xvio-bench ring [--callgrind [--keep]] [--requests N] "
-		        "[--spin-us N (> 0)] [--rounds N (<= %u)]\n", MAX_ROUNDS);
+		        "[--spin-us N (> 0)] [--rounds N (<= %u)]\n", BENCH_MAX_ROUNDS);
 		return 2;
 	}
 	self_path(&o);

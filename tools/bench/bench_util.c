@@ -214,3 +214,22 @@ void bench_unpin(void)
 	if (pin_init() && sched_setaffinity(0, sizeof(pin_all), &pin_all) < 0)
 		die("sched_setaffinity", errno);
 }
+
+unsigned long long bench_arg_num(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-') {
+		fprintf(stderr, "xvio-bench: bad number \"%s\"\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+double bench_warm_seconds(void)
+{
+	return g_seconds / 8 < 0.25 ? g_seconds / 8 : 0.25;
+}
