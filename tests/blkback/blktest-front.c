@@ -51,6 +51,7 @@
 
 #include "blktest.h"
 #include "xport.h"
+#include "rng.h"
 
 #define KIND "virtio_disk"
 #define MAX_SEGS 200u
@@ -103,13 +104,7 @@ static struct {
 
 static uint64_t rnd(void)
 {
-	uint64_t x = fs.rs;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	fs.rs = x;
-	return x * 0x2545F4914F6CDD1Dull;
+	return test_rng(&fs.rs);
 }
 
 /* ---- chains ---- */

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "rng.h"
+
 #define BT_SECTOR 512u
 
 static inline void bt_pattern(uint64_t sector, uint32_t gen, uint8_t out[BT_SECTOR])
@@ -17,10 +19,7 @@ static inline void bt_pattern(uint64_t sector, uint32_t gen, uint8_t out[BT_SECT
 	uint64_t x = (sector + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)gen << 32 | gen);
 
 	for (unsigned i = 0; i < BT_SECTOR / 8; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		uint64_t v = x * 0x2545F4914F6CDD1Dull;
+		uint64_t v = test_rng(&x);
 
 		memcpy(out + 8 * i, &v, 8);
 	}

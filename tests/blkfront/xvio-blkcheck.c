@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "blkfront.h"
+#include "rng.h"
 
 static struct {
 	long devid;
@@ -60,13 +61,7 @@ static struct lane *lanes;
 
 static uint64_t rnd(void)
 {
-	uint64_t x = g.rs;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	g.rs = x;
-	return x * 0x2545F4914F6CDD1Dull;
+	return test_rng(&g.rs);
 }
 
 static void fail(const char *what, int rc)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h"
 #include "vqtest.h"
 
 static int area_map(void *ctx, uint64_t addr, uint32_t len, bool write, void **ptr,
@@ -75,14 +76,7 @@ uint64_t vqt_seed(uint64_t dflt)
 
 uint64_t vqt_rand(uint64_t *s)
 {
-	/* xorshift64*: plenty for test shapes. */
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
+	return test_rng(s);
 }
 
 uint64_t vqt_range(uint64_t *s, uint64_t lo, uint64_t hi)

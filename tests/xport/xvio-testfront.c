@@ -41,6 +41,7 @@
 
 #include "testdev.h"
 #include "xport.h"
+#include "rng.h"
 
 #define MAX_SEGS 64u
 
@@ -91,13 +92,7 @@ static struct {
 
 static uint64_t rnd(void)
 {
-	uint64_t x = tf.rs;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	tf.rs = x;
-	return x * 0x2545F4914F6CDD1Dull;
+	return test_rng(&tf.rs);
 }
 
 static unsigned count_dir(const char *path)
