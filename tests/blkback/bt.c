@@ -98,15 +98,12 @@ static void drop_dac_caps(void)
 static void spawn(struct bt_proc *b, const struct simtest *st, int domid, const char *rel,
                   const char *const *args, bool drop_dac)
 {
-	const char *dir = getenv("XVIO_TEST_BUILDDIR"), *argv[40];
+	const char *argv[XP_MAX_ARGS + 1];
 	char path[PATH_MAX];
 	int out[2], in[2], argc = 0;
 
-	if (!dir)
-		CHECK_FAIL("XVIO_TEST_BUILDDIR is not set (run through meson test)");
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	argv[argc++] = path;
-	for (; args && *args && argc < 39; args++)
+	argv[argc++] = xp_build_path(path, sizeof(path), "%s", rel);
+	for (; args && *args && argc < XP_MAX_ARGS; args++)
 		argv[argc++] = *args;
 	argv[argc] = NULL;
 	CHECK(pipe2(out, O_CLOEXEC) == 0);
@@ -132,39 +129,21 @@ static void spawn(struct bt_proc *b, const struct simtest *st, int domid, const 
 	b->in = in[1];
 }
 
-static void collect(const char *const **pargs, const char **args, va_list ap)
-{
-	unsigned n = 0;
-
-	for (const char *a = va_arg(ap, const char *); a && n < 30; a = va_arg(ap, const char *))
-		args[n++] = a;
-	args[n] = NULL;
-	*pargs = args;
-}
-
 void bt_start_back(struct bt_proc *b, const struct simtest *st, bool drop_dac, ...)
 {
-	const char *args[32];
-	const char *const *pa;
-	va_list ap;
+	const char *args[XP_MAX_ARGS];
 
-	va_start(ap, drop_dac);
-	collect(&pa, args, ap);
-	va_end(ap);
-	spawn(b, st, 0, "../back/xvio-blkback", pa, drop_dac);
+	XP_VA_ARGS(args, drop_dac);
+	spawn(b, st, 0, "../back/xvio-blkback", args, drop_dac);
 	xp_expect(&b->p, "ready", NULL, 0, XP_TIMEOUT_MS);
 }
 
 void bt_start_front(struct bt_proc *f, const struct simtest *st, int domid, ...)
 {
-	const char *args[32];
-	const char *const *pa;
-	va_list ap;
+	const char *args[XP_MAX_ARGS];
 
-	va_start(ap, domid);
-	collect(&pa, args, ap);
-	va_end(ap);
-	spawn(f, st, domid, "blkback/blktest-front", pa, false);
+	XP_VA_ARGS(args, domid);
+	spawn(f, st, domid, "blkback/blktest-front", args, false);
 }
 
 void bt_connected(struct bt_proc *f, char *line, size_t size)
