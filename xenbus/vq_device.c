@@ -25,8 +25,6 @@
 #define MAX_TABLE_BYTES (XVIO_VQ_MAX_INDIRECT * DESC_SIZE)
 /* Deferred used entries published together at most (push_defer). */
 #define PUBLISH_BATCH 16u
-/* Chains ahead whose head descriptor pop() prefetches. */
-#define PREFETCH_AHEAD 2u
 
 /* Private state of one descriptor id. */
 struct vqdev_slot {
@@ -376,24 +374,6 @@ static int fetch_avail_idx(struct xvio_vqdev *q)
 	return idx != q->last_avail;
 }
 
-/*
- * Start loading the descriptor of a chain a little further on while this
- * one is walked: each is a cache miss (the driver just wrote it), and
- * taken one after the other they would be paid in series.  The head read
- * here is a hint only, masked into the ring and never kept: pop() reads
- * and checks the entry again when it gets there.
- */
-static inline void prefetch_ahead(const struct xvio_vqdev *q)
-{
-	uint16_t ahead = (uint16_t)(q->last_avail + PREFETCH_AHEAD);
-
-	if ((uint16_t)(q->avail_seen - q->last_avail) > PREFETCH_AHEAD) {
-		uint16_t h = vr_get16(vr_avail_ring(&q->r, ahead & q->r.mask));
-
-		__builtin_prefetch(vr_desc(&q->r, h & q->r.mask));
-	}
-}
-
 int xvio_vqdev_pop(struct xvio_vqdev *q, const struct xvio_vq_xlate *xl, struct xvio_chain *c)
 {
 	unsigned pos;
@@ -410,7 +390,6 @@ int xvio_vqdev_pop(struct xvio_vqdev *q, const struct xvio_vq_xlate *xl, struct 
 	pos = q->last_avail & q->r.mask;
 	/* Covered by the acquire load of avail.idx in fetch_avail_idx(). */
 	head = vr_get16(vr_avail_ring(&q->r, pos));
-	prefetch_ahead(q);
 	if (head >= q->r.num)
 		return violation(q, "avail.ring[%u]: head %u out of range (queue size %u)", pos,
 		                 head, q->r.num);
