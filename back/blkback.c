@@ -418,11 +418,15 @@ static int run(int sfd)
 			if (read(pfd[ring].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				return -errno;
 		}
+		/* Completions from the I/O ring are published together. */
+		xvio_xport_ctx_batch_begin(g.ctx);
 		blk_io_run(g.io);
 		rc = xvio_xport_ctx_dispatch(g.ctx);
+		if (rc == 0)
+			blk_io_run(g.io); /* submit what the new requests asked for */
+		xvio_xport_ctx_batch_end(g.ctx);
 		if (rc < 0)
 			return rc;
-		blk_io_run(g.io); /* submit what the new requests asked for */
 	}
 }
 

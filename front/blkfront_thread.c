@@ -234,7 +234,10 @@ static void loop(struct xvio_blkt *t)
 			stop = t->stop;
 			pthread_mutex_unlock(&t->lock);
 		}
+		/* The callers' requests go out together. */
+		xvio_xport_ctx_batch_begin(t->ctx);
 		run_cmds(t, c);
+		xvio_xport_ctx_batch_end(t->ctx);
 		if (stop || xvio_xport_ctx_dispatch(t->ctx) < 0)
 			return;
 	}

@@ -128,6 +128,19 @@ int xvio_xport_ctx_dispatch(struct xvio_xport_ctx *c);
 int xvio_xport_ctx_run(struct xvio_xport_ctx *c, const sigset_t *wait_mask);
 void xvio_xport_ctx_stop(struct xvio_xport_ctx *c);
 
+/*
+ * Outside xvio_xport_ctx_dispatch(), each completion (backend) and each
+ * submission (frontend) publishes its ring index and decides on a
+ * notification at once: a fence per request, and a polling peer sees one
+ * request per pass.  A program that completes or submits many at a time
+ * outside dispatch (an I/O completion loop, a queue of requests from other
+ * threads) brackets them with batch_begin / batch_end: they are published
+ * together at batch_end (or by a dispatch in between), as within a
+ * dispatch pass.  Not nested; the dispatching thread only.
+ */
+void xvio_xport_ctx_batch_begin(struct xvio_xport_ctx *c);
+void xvio_xport_ctx_batch_end(struct xvio_xport_ctx *c);
+
 /* ======================================================================
  * Backend
  * ====================================================================== */

@@ -68,6 +68,7 @@ struct xvio_xport_ctx {
 	struct xport_q *fhead;
 	struct xport_defer *dhead, *dtail;
 	bool in_dispatch;
+	bool batching;            /* between batch_begin and batch_end */
 	volatile sig_atomic_t stop; /* set by signal handlers too */
 };
 
@@ -271,7 +272,7 @@ void xport_q_want_flush(struct xport_q *q)
 {
 	struct xvio_xport_ctx *c = q->ctx;
 
-	if (!c->in_dispatch) {
+	if (!c->in_dispatch && !c->batching) {
 		q->ops->flush(q);
 		return;
 	}
@@ -520,6 +521,17 @@ int xvio_xport_ctx_run(struct xvio_xport_ctx *c, const sigset_t *wait_mask)
 	}
 	c->stop = 0;
 	return 0;
+}
+
+void xvio_xport_ctx_batch_begin(struct xvio_xport_ctx *c)
+{
+	c->batching = true;
+}
+
+void xvio_xport_ctx_batch_end(struct xvio_xport_ctx *c)
+{
+	c->batching = false;
+	flush_all(c);
 }
 
 void xvio_xport_ctx_stop(struct xvio_xport_ctx *c)
