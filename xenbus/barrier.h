@@ -98,6 +98,14 @@ static inline uint16_t xvio_load_acquire16(const volatile void *p)
 	return __atomic_load_n((const volatile uint16_t *)p, __ATOMIC_ACQUIRE);
 }
 
+/* Exchange with a full fence on both sides: the one read-modify-write of
+ * shared memory (the simulator's event-channel lines, sim_proto.h).  Each
+ * use says which fence or exchange on the other side it pairs with. */
+static inline uint32_t xvio_xchg32(volatile void *p, uint32_t v)
+{
+	return __atomic_exchange_n((volatile uint32_t *)p, v, __ATOMIC_SEQ_CST);
+}
+
 /* A CPU hint inside spin loops (PAUSE on x86). */
 static inline void xvio_cpu_relax(void)
 {

@@ -16,11 +16,15 @@
  * fd read-write through /proc/self/fd while it holds it.)  All mappings
  * are MADV_DONTFORK, like gntdev's: a child does not inherit them.
  *
- * Event channels: each port has a receive and a transmit eventfd (see
+ * Event channels: each port has a receive and a transmit eventfd and a
+ * line for each (pending bit and mask, sim_proto.h; see
  * tools/sim/hyp/hyp_evtchn.c).  The handle's fd is an epoll set of the
- * receive eventfds, each EPOLLONESHOT: reporting a port disarms it (the
- * mask), unmask re-arms it, and notifications meanwhile stay counted in
- * the eventfd, so they are latched, not lost.  Notify is one write(2).
+ * receive eventfds.  pending() finds a port by its line, masks it, clears
+ * the bit and drains its eventfd: one read(2).  A notify sets the peer's
+ * bit and writes its eventfd only on the 0 -> 1 edge of an unmasked port;
+ * events meanwhile stay in the bit, so they are latched, not lost, and
+ * unmask costs no call unless one is waiting.  A wake-up is then a poll,
+ * a read and the answer's write, as with bare eventfds.
  *
  * Threading: as plat.h says, one thread at a time per handle and the
  * objects made from it.
@@ -31,14 +35,17 @@
  * only; the parent's connections are untouched.  Every fd is O_CLOEXEC.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "barrier.h"
 #include "plat_impl.h"
 #include "sim_proto.h"
 
@@ -75,12 +82,18 @@ _Static_assert(offsetof(struct sim_share, o) == offsetof(struct sim_map, o),
 
 struct sim_port {
 	int rx, tx;               /* -1: not bound through this handle */
+	struct xvio_sim_evtchn_line *rxl, *txl;  /* shared with the peer */
+	bool masked;              /* ours; rxl->masked only mirrors it */
+	uint16_t slot;            /* in sim_evtchn.bound */
 };
 
 struct sim_evtchn {
 	struct xvio_evtchn base;
 	int fd;                   /* connection to the daemon */
 	int epfd;
+	pid_t pid;                /* opener; a forked child only closes fds */
+	unsigned nbound, cursor;  /* ports bound, and where the next scan starts */
+	uint16_t bound[XVIO_SIM_MAX_PORTS];
 	struct sim_port ports[XVIO_SIM_MAX_PORTS];
 };
 
@@ -516,7 +529,9 @@ static int sim_evtchn_open(struct xvio_plat *xp, struct xvio_evtchn **out)
 		return -ENOMEM;
 	e->base.ops = &xvio_plat_sim_ops;
 	for (unsigned i = 0; i < XVIO_SIM_MAX_PORTS; i++)
-		e->ports[i].rx = e->ports[i].tx = -1;
+		e->ports[i] = (struct sim_port){ .rx = -1, .tx = -1 };
+	e->nbound = e->cursor = 0;
+	e->pid = getpid();
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (e->epfd < 0) {
 		err = -errno;
@@ -537,23 +552,33 @@ static int sim_evtchn_open(struct xvio_plat *xp, struct xvio_evtchn **out)
 static void port_forget(struct sim_evtchn *e, xvio_port_t port)
 {
 	struct sim_port *sp = &e->ports[port];
+	uint16_t last = e->bound[--e->nbound];
 
+	e->bound[sp->slot] = last;
+	e->ports[last].slot = sp->slot;
 	epoll_ctl(e->epfd, EPOLL_CTL_DEL, sp->rx, NULL);
 	close(sp->rx);
 	close(sp->tx);
-	sp->rx = sp->tx = -1;
+	munmap(sp->rxl, XVIO_PAGE_SIZE);
+	munmap(sp->txl, XVIO_PAGE_SIZE);
+	*sp = (struct sim_port){ .rx = -1, .tx = -1 };
 }
 
 static void sim_evtchn_close(struct xvio_evtchn *xe)
 {
 	struct sim_evtchn *e = (struct sim_evtchn *)xe;
 
-	/* Closing the connection makes the daemon close every port. */
+	/* Closing the connection makes the daemon close every port.  No
+	 * epoll_ctl here: a forked child shares the parent's epoll set. */
 	close(e->fd);
-	for (unsigned i = 0; i < XVIO_SIM_MAX_PORTS; i++) {
-		if (e->ports[i].rx >= 0) {
-			close(e->ports[i].rx);
-			close(e->ports[i].tx);
+	for (unsigned i = 0; i < e->nbound; i++) {
+		struct sim_port *sp = &e->ports[e->bound[i]];
+
+		close(sp->rx);
+		close(sp->tx);
+		if (getpid() == e->pid) {  /* a child has no such mappings */
+			munmap(sp->rxl, XVIO_PAGE_SIZE);
+			munmap(sp->txl, XVIO_PAGE_SIZE);
 		}
 	}
 	close(e->epfd);
@@ -570,26 +595,78 @@ static bool port_ours(const struct sim_evtchn *e, xvio_port_t port)
 	return port < XVIO_SIM_MAX_PORTS && e->ports[port].rx >= 0;
 }
 
-/* Install a port the daemon just gave us, armed (unmasked). */
+/* Our eventfd's count: one more wake-up, for a port whose bit is set. */
+static int self_kick(const struct sim_port *sp)
+{
+	uint64_t one = 1;
+
+	return write(sp->rx, &one, sizeof(one)) < 0 && errno != EAGAIN ? -errno : 0;
+}
+
+/* Unmask: mirror the mask, then look at the bit.  The fence pairs with the
+ * sender's exchange (notify): either it sees the mask cleared and writes
+ * the eventfd, or we see its bit here and raise ourselves. */
+static int line_unmask(struct sim_port *sp)
+{
+	sp->masked = false;
+	xvio_store32(&sp->rxl->masked, 0);
+	xvio_mb();
+	return xvio_load32(&sp->rxl->pending) != 0 ? self_kick(sp) : 0;
+}
+
+/* Map a line page the daemon sent: a whole page, sealed against
+ * shrinking, so a peer holding the same file cannot make us fault. */
+static struct xvio_sim_evtchn_line *line_map(int fd)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)XVIO_PAGE_SIZE ||
+	    !(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK))
+		return NULL;
+	p = mmap(NULL, XVIO_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, XVIO_PAGE_SIZE, MADV_DONTFORK);
+	return p;
+}
+
+/* Install a port the daemon just gave us, unmasked. */
 static int port_install(struct sim_evtchn *e, struct call *c)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+	struct epoll_event ev = { .events = EPOLLIN };
 	uint64_t port = c->rep.val;
+	struct sim_port *sp;
 
-	if (c->nfds != 2 || c->outlen != 0 || port == 0 || port >= XVIO_SIM_MAX_PORTS ||
+	if (c->nfds != 4 || c->outlen != 0 || port == 0 || port >= XVIO_SIM_MAX_PORTS ||
 	    port_ours(e, (xvio_port_t)port)) {
 		close_fds(c->fds, c->nfds);
 		return -EPROTO;
 	}
+	sp = &e->ports[port];
+	sp->rxl = line_map(c->fds[2]);
+	sp->txl = sp->rxl ? line_map(c->fds[3]) : NULL;
 	ev.data.u32 = (uint32_t)port;
-	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, c->fds[0], &ev) < 0) {
-		int err = -errno;
+	if (!sp->txl || epoll_ctl(e->epfd, EPOLL_CTL_ADD, c->fds[0], &ev) < 0) {
+		int err = sp->txl ? -errno : -EPROTO;
 
+		if (sp->rxl)
+			munmap(sp->rxl, XVIO_PAGE_SIZE);
+		if (sp->txl)
+			munmap(sp->txl, XVIO_PAGE_SIZE);
+		*sp = (struct sim_port){ .rx = -1, .tx = -1 };
 		close_fds(c->fds, c->nfds);
 		return err;
 	}
-	e->ports[port].rx = c->fds[0];
-	e->ports[port].tx = c->fds[1];
+	close(c->fds[2]);
+	close(c->fds[3]);
+	sp->rx = c->fds[0];
+	sp->tx = c->fds[1];
+	sp->slot = (uint16_t)e->nbound;
+	e->bound[e->nbound++] = (uint16_t)port;
+	/* The daemon cleared the mask and raised the port when it bound it;
+	 * a bit set before we mirrored anything is picked up here. */
+	line_unmask(sp);
 	return (int)port;
 }
 
@@ -632,17 +709,26 @@ static int sim_evtchn_bind_interdomain(struct xvio_evtchn *xe, xvio_domid_t remo
 	return port_take(e, &c, sim_call(e->fd, &c));
 }
 
-/* The hot path: one write(2), no daemon. */
+/* The hot path: no daemon, and no call at all while the peer has the
+ * port masked or has not yet taken the last event. */
 static int sim_evtchn_notify(struct xvio_evtchn *xe, xvio_port_t port)
 {
 	struct sim_evtchn *e = (struct sim_evtchn *)xe;
+	struct sim_port *sp;
 	uint64_t one = 1;
 
 	if (!port_ours(e, port))
 		return -EINVAL;
+	sp = &e->ports[port];
+	/* The exchange is a full fence: what we wrote to the ring before is
+	 * visible before the bit (the receiver clears it with an exchange
+	 * before it looks at the ring), and the bit before we read the mask
+	 * (pairs with the fence in the receiver's line_unmask()). */
+	if (xvio_xchg32(&sp->txl->pending, 1) != 0 || xvio_load32(&sp->txl->masked) != 0)
+		return 0;
 	/* EAGAIN: the counter is saturated, the event is pending anyway.  A
 	 * peer that closed leaves nobody reading: the event is dropped. */
-	if (write(e->ports[port].tx, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (write(sp->tx, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -errno;
 	return 0;
 }
@@ -658,35 +744,84 @@ static int sim_evtchn_unbind(struct xvio_evtchn *xe, xvio_port_t port)
 	return sim_call_fixed(e->fd, &c, NULL, 0);
 }
 
-static int sim_evtchn_pending(struct xvio_evtchn *xe)
+/* The next unmasked port whose bit is set, round robin; -1 if none. */
+static int scan_lines(struct sim_evtchn *e)
 {
-	struct sim_evtchn *e = (struct sim_evtchn *)xe;
-	struct epoll_event ev;
+	for (unsigned i = 0; i < e->nbound; i++) {
+		unsigned k = (e->cursor + i) % e->nbound;
+		struct sim_port *sp = &e->ports[e->bound[k]];
+
+		if (!sp->masked && xvio_load32(&sp->rxl->pending) != 0) {
+			e->cursor = k + 1;
+			return e->bound[k];
+		}
+	}
+	return -1;
+}
+
+/* Report `port`: mask it, take its bit, drain its eventfd. */
+static int take_port(struct sim_evtchn *e, int port)
+{
+	struct sim_port *sp = &e->ports[port];
+	uint64_t cnt;
+
+	sp->masked = true;
+	xvio_store32(&sp->rxl->masked, 1);
+	/* The exchange orders the mask before the bit is cleared (a sender
+	 * that sets it again sees the mask and stays quiet) and the bit
+	 * before our reads of the ring (pairs with the sender's exchange). */
+	xvio_xchg32(&sp->rxl->pending, 0);
+	if (read(sp->rx, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		return -errno;
+	return port;
+}
+
+/*
+ * Kicks with no bit behind them: a sender that found the port unmasked
+ * writes the eventfd after setting the bit, so we may have taken the bit
+ * before its write landed.  Drain what is counted, then look again: a
+ * kick drained here was preceded by its bit, which the second scan sees.
+ */
+static int drain_stale(struct sim_evtchn *e)
+{
+	struct epoll_event ev[16];
 	uint64_t cnt;
 	int n;
 
 	do
-		n = epoll_wait(e->epfd, &ev, 1, 0);
+		n = epoll_wait(e->epfd, ev, 16, 0);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if (n == 0 || !port_ours(e, ev.data.u32))
-		return -EAGAIN;
-	/* EPOLLONESHOT has disarmed it: the port is masked.  Consume what
-	 * was counted so that only a later notify shows after unmask. */
-	if (read(e->ports[ev.data.u32].rx, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-		return -errno;
-	return (int)ev.data.u32;
+	for (int i = 0; i < n; i++) {
+		if (port_ours(e, ev[i].data.u32) &&
+		    read(e->ports[ev[i].data.u32].rx, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+			return -errno;
+	}
+	return n;
+}
+
+static int sim_evtchn_pending(struct xvio_evtchn *xe)
+{
+	struct sim_evtchn *e = (struct sim_evtchn *)xe;
+	int port = scan_lines(e), n;
+
+	if (port >= 0)
+		return take_port(e, port);
+	n = drain_stale(e);
+	if (n <= 0)
+		return n < 0 ? n : -EAGAIN;
+	port = scan_lines(e);
+	return port >= 0 ? take_port(e, port) : -EAGAIN;
 }
 
 static int sim_evtchn_unmask(struct xvio_evtchn *xe, xvio_port_t port)
 {
 	struct sim_evtchn *e = (struct sim_evtchn *)xe;
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u32 = port };
 
 	if (!port_ours(e, port))
 		return -EINVAL;
-	return epoll_ctl(e->epfd, EPOLL_CTL_MOD, e->ports[port].rx, &ev) < 0 ? -errno : 0;
+	return e->ports[port].masked ? line_unmask(&e->ports[port]) : 0;
 }
 
 static int sim_evtchn_status(struct xvio_evtchn *xe, xvio_port_t port)

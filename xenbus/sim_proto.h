@@ -40,7 +40,7 @@
 
 #include "plat.h"
 
-#define XVIO_SIM_PROTO_VERSION 1u
+#define XVIO_SIM_PROTO_VERSION 2u
 
 /* ---- limits (the daemon enforces them; the client relies on them) ---- */
 
@@ -92,8 +92,9 @@ enum xvio_sim_op {
 	/* arg = map handle. */
 	XVIO_SIM_OP_GNT_UNMAP = 6,
 
-	/* domid = remote.  -> val = local port, 2 fds: [0] the port's
-	 * receive eventfd, [1] the eventfd that notifies the peer. */
+	/* domid = remote.  -> val = local port, 4 fds: [0] the port's
+	 * receive eventfd, [1] the eventfd that notifies the peer, [2] and
+	 * [3] their lines (struct xvio_sim_evtchn_line), one page each. */
 	XVIO_SIM_OP_EVTCHN_ALLOC_UNBOUND = 7,
 	/* domid = remote, arg = remote port.  -> as ALLOC_UNBOUND. */
 	XVIO_SIM_OP_EVTCHN_BIND = 8,
@@ -112,6 +113,31 @@ enum xvio_sim_op {
 };
 
 #define XVIO_SIM_F_WRITABLE 1u
+
+/*
+ * The state of one direction of a channel, at offset 0 of a page both
+ * ends map (a memfd the daemon seals against shrinking, so neither end
+ * can make the other's mapping fault).  Xen keeps this in the hypervisor;
+ * here the ends keep it themselves, so that a wake-up costs what an
+ * eventfd wake-up costs: no call to find the port and none to unmask it.
+ *
+ *   pending  set (exchanged to 1) by the sender, or by the daemon when it
+ *            raises the port; cleared (exchanged to 0) by the receiver
+ *            when it reports the port.  Only the 0 -> 1 edge writes the
+ *            eventfd, and only while `masked` is 0.
+ *   masked   the receiver's mask, mirrored here for the sender.  A
+ *            receiver that unmasks looks at `pending` after the store and
+ *            raises itself if it is set, so an event a sender held back
+ *            is never lost.
+ *
+ * Both words are written by both processes: each end trusts only its own
+ * copy of its mask and treats the words as hints (a peer that scribbles
+ * on them can only silence or flood its own channel).
+ */
+struct xvio_sim_evtchn_line {
+	uint32_t pending;
+	uint32_t masked;
+};
 
 struct xvio_sim_req {
 	uint32_t op;

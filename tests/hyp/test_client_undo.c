@@ -33,7 +33,8 @@ enum mode {
 	M_TOO_MANY_FDS,   /* more fds than any reply may carry */
 	M_TRUNC,          /* more payload than the client asked for */
 	M_BAD_COUNT,      /* the header's page count is not what was asked */
-	M_ONE_FD,         /* a port with one eventfd instead of two */
+	M_ONE_FD,         /* a port with one eventfd instead of four fds */
+	M_SHORT_LINE,     /* a port whose line page is empty and unsealed */
 };
 
 struct seen {
@@ -111,17 +112,31 @@ static void reply_pages(int fd, const struct xvio_sim_req *req, enum mode md)
 	close(fds[0]);
 }
 
+/* A line page as the daemon makes it (sealed at a page), or, for
+ * M_SHORT_LINE, an empty file anyone could resize. */
+static int line_fd(enum mode md)
+{
+	int fd = memfd_create("fake-line", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	CHECK(fd >= 0);
+	if (md == M_SHORT_LINE)
+		return fd;
+	CHECK(ftruncate(fd, XVIO_PAGE_SIZE) == 0);
+	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
+	return fd;
+}
+
 static void reply_port(int fd, enum mode md)
 {
 	struct xvio_sim_rep rep = { .val = atomic_load(&sh->next_val) };
-	int fds[3];
-	unsigned nfds = md == M_ONE_FD ? 1 : md == M_NFDS_MISMATCH ? 3 : 2;
+	int fds[4];
+	unsigned nfds = md == M_ONE_FD ? 1 : md == M_NFDS_MISMATCH ? 3 : 4;
 
 	for (unsigned i = 0; i < nfds; i++) {
-		fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		fds[i] = i < 2 ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : line_fd(md);
 		CHECK(fds[i] >= 0);
 	}
-	rep.nfds = md == M_NFDS_MISMATCH ? 2 : nfds;
+	rep.nfds = md == M_NFDS_MISMATCH ? 4 : nfds;
 	reply(fd, rep, NULL, 0, fds, nfds);
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -304,6 +319,9 @@ static void ports(struct xvio_plat *p)
 	set(M_NFDS_MISMATCH, 6);
 	CHECK_RET(xvio_evtchn_bind_interdomain(e, 0, 33), -EPROTO);
 	EXPECT("bind, nfds mismatch", XVIO_SIM_OP_EVTCHN_BIND, XVIO_SIM_OP_EVTCHN_UNBIND);
+	set(M_SHORT_LINE, 9);
+	CHECK_RET(xvio_evtchn_bind_interdomain(e, 0, 34), -EPROTO);
+	EXPECT("bind, short line page", XVIO_SIM_OP_EVTCHN_BIND, XVIO_SIM_OP_EVTCHN_UNBIND);
 	set(M_ERR, 0);
 	CHECK_RET(xvio_evtchn_alloc_unbound(e, 0), -ENOSPC);
 	EXPECT("alloc, error answer", XVIO_SIM_OP_EVTCHN_ALLOC_UNBOUND);

@@ -3,7 +3,8 @@
  * Event channels between processes of two domains (libxenevtchn
  * semantics): alloc/bind, notify both ways, mask on pending and latch
  * while masked, unbind and handle close and process death seen by the
- * peer (UNBOUND plus one event), rebinding a port whose peer left, and the
+ * peer (UNBOUND plus one event), rebinding a port whose peer left (also
+ * one that left it masked: the next binder still hears), and the
  * refusals: notify/unmask/unbind on ports not bound through the handle
  * (-EINVAL), bind to a port not offered to us or not unbound (-EINVAL),
  * unknown domain (-ESRCH).
@@ -19,7 +20,8 @@
 static struct simtest st;
 static int dom_a, dom_b, dom_c;
 
-enum { SPAWN_C = 1, SPAWN_B_DIES = 2, DONE = 3 };
+enum { SPAWN_C = 1, SPAWN_B_DIES = 2, DONE = 3, SPAWN_B_MASKED_DIES = 4, START_B_HEARS = 5,
+       WAIT_B_HEARS = 6 };
 
 /* Wait up to ms for the handle's fd to become readable. */
 static bool readable(struct xvio_evtchn *e, int ms)
@@ -150,6 +152,38 @@ static int proc_b_dies(void *arg)
 	_exit(0);
 }
 
+/* A B process binds, takes the event binding raises (the port is now
+ * masked) and dies so, leaving its mask in the channel's line. */
+static int proc_b_masked_dies(void *arg)
+{
+	xvio_port_t pa = (xvio_port_t)(long)arg;
+	struct xvio_plat *p = ht_open();
+	struct xvio_evtchn *e;
+	int pb;
+
+	CHECK_RET(xvio_evtchn_open(p, &e), 0);
+	pb = xvio_evtchn_bind_interdomain(e, (xvio_domid_t)dom_a, pa);
+	CHECK(pb > 0);
+	expect_event(e, pb);
+	_exit(0);
+}
+
+/* The next binder of that port starts unmasked: it hears A's notify. */
+static int proc_b_hears(void *arg)
+{
+	xvio_port_t pa = (xvio_port_t)(long)arg;
+	struct xvio_plat *p = ht_open();
+	struct xvio_evtchn *e;
+	int pb;
+
+	CHECK_RET(xvio_evtchn_open(p, &e), 0);
+	pb = bind_clean(e, pa);
+	expect_event(e, pb);
+	xvio_evtchn_close(e);
+	xvio_plat_close(p);
+	return 0;
+}
+
 /* ---- A ---- */
 
 static void ask_main(int mfd, int what, int port)
@@ -232,6 +266,16 @@ static int proc_a(void *arg)
 	ask_main(mfd, SPAWN_B_DIES, pa);       /* a B process binds and dies */
 	peer_left(e, pa);
 
+	ask_main(mfd, SPAWN_B_MASKED_DIES, pa); /* ... and dies with it masked */
+	peer_left(e, pa);
+	ask_main(mfd, START_B_HEARS, pa);      /* the next binder hears us */
+	for (int i = 0; i < 10000 && xvio_evtchn_status(e, (xvio_port_t)pa) !=
+	                                 XVIO_EVTCHN_INTERDOMAIN; i++)
+		usleep(1000);
+	CHECK_RET(xvio_evtchn_notify(e, (xvio_port_t)pa), 0);
+	ask_main(mfd, WAIT_B_HEARS, pa);
+	peer_left(e, pa);
+
 	/* Our own unbind: the port is no longer ours. */
 	CHECK_RET(xvio_evtchn_unbind(e, (xvio_port_t)pa), 0);
 	CHECK_RET(xvio_evtchn_notify(e, (xvio_port_t)pa), -EINVAL);
@@ -270,7 +314,7 @@ int main(void)
 	close(pa[0].fd[0]);
 	close(pa[0].fd[1]);
 	close(pa[1].fd[0]);
-	for (;;) {
+	for (pid_t hears = -1;;) {
 		int what = ht_get_int(pa[1].fd[1]);
 		long port = ht_get_int(pa[1].fd[1]);
 
@@ -281,6 +325,13 @@ int main(void)
 		else if (what == SPAWN_B_DIES)
 			CHECK_INT(simtest_wait(simtest_spawn(&st, dom_b, proc_b_dies, (void *)port), 30),
 			          ==, 0);
+		else if (what == SPAWN_B_MASKED_DIES)
+			CHECK_INT(simtest_wait(simtest_spawn(&st, dom_b, proc_b_masked_dies,
+			                                     (void *)port), 30), ==, 0);
+		else if (what == START_B_HEARS)
+			hears = simtest_spawn(&st, dom_b, proc_b_hears, (void *)port);
+		else if (what == WAIT_B_HEARS)
+			CHECK_INT(simtest_wait(hears, 30), ==, 0);
 		else
 			CHECK_FAIL("bad request %d", what);
 		ht_put_int(pa[1].fd[1], 0);

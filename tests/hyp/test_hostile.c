@@ -2,11 +2,14 @@
 /*
  * A hostile client on a guest's hypervisor socket: malformed datagrams get
  * the connection closed, well-formed requests with bad values get an
- * error, and the daemon keeps serving everyone else (a well-behaved client
+ * error, the files it is handed cannot be shrunk, and the daemon keeps serving everyone else (a well-behaved client
  * in another domain works throughout; simtest_stop checks the daemon ends
  * with status 0, so sanitizer reports count).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,6 +72,40 @@ static void good_client(void)
 	req = (struct xvio_sim_req){ .op = XVIO_SIM_OP_GNT_SHARE_END, .arg = r.rep.val };
 	CHECK_RET(ht_raw_call(fd, &req, NULL, 0, &r), 0);
 	close(fd);
+	simtest_check_alive(&st);
+}
+
+/* The files the daemon hands out cannot be shrunk under a mapping: a
+ * guest that truncated its RAM, or a channel's line page, would make
+ * every process mapping it (a backend) die of SIGBUS.  Scribbling on
+ * the line words is allowed and only confuses that channel. */
+static void sealed_files(void)
+{
+	int fd = ht_raw_connect(&st, dom_a);
+	struct xvio_sim_req req = { .op = XVIO_SIM_OP_GNT_SHARE, .count = 1, .domid = 0 };
+
+	fprintf(stderr, "hostile: truncating handed-out files\n");
+	CHECK_RET(ht_raw_call(fd, &req, NULL, 0, &r), 0);
+	CHECK_INT(r.nfds, ==, 1);
+	CHECK_INT(ftruncate(r.fds[0], 0), ==, -1);
+	CHECK_INT(errno, ==, EPERM);
+	CHECK_INT(fcntl(r.fds[0], F_ADD_SEALS, F_SEAL_GROW), ==, -1);
+	ht_reply_close(&r);
+	req = (struct xvio_sim_req){ .op = XVIO_SIM_OP_EVTCHN_ALLOC_UNBOUND, .domid = dom_b };
+	CHECK_RET(ht_raw_call(fd, &req, NULL, 0, &r), 0);
+	CHECK_INT(r.nfds, ==, 4);
+	for (unsigned i = 2; i < 4; i++) {
+		uint32_t *w = mmap(NULL, XVIO_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		                   r.fds[i], 0);
+
+		CHECK(w != MAP_FAILED);
+		CHECK_INT(ftruncate(r.fds[i], 0), ==, -1);
+		CHECK_INT(errno, ==, EPERM);
+		w[0] = w[1] = 0xffffffffu;
+		munmap(w, XVIO_PAGE_SIZE);
+	}
+	ht_reply_close(&r);
+	close(fd);      /* the daemon closes the port, raising nobody */
 	simtest_check_alive(&st);
 }
 
@@ -328,6 +365,8 @@ int main(void)
 	malformed();
 	good_client();
 	bad_values();
+	good_client();
+	sealed_files();
 	good_client();
 	privileged_values();
 	flood();

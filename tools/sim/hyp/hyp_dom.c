@@ -92,9 +92,19 @@ static int dom_grow(struct hyp_dom *d, uint64_t npages)
 		char name[32], path[64];
 
 		snprintf(name, sizeof(name), "xvio-dom%u", (unsigned)d->domid);
-		d->memfd = memfd_create(name, MFD_CLOEXEC);
+		d->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (d->memfd < 0)
 			return -errno;
+		/* The guest gets this file to share its pages: it must not be
+		 * able to shrink it under a backend's mapping (SIGBUS there).
+		 * Growing stays ours; F_SEAL_SEAL keeps it so. */
+		if (fcntl(d->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+			int err = -errno;
+
+			close(d->memfd);
+			d->memfd = -1;
+			return err;
+		}
 		/* A new open of the same file, read-only: maps of read-only
 		 * grants come from it, so PROT_WRITE (and mprotect to it) is
 		 * refused on those mappings.  Not a barrier against the holder:

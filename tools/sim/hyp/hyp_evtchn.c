@@ -11,18 +11,56 @@
  * When R's peer closes, R keeps its tx, so a later binder gets the same
  * eventfd and R's owner keeps notifying the right file without being told.
  *
+ * Each eventfd has a line (sim_proto.h): the pending bit and the
+ * receiver's mask, in a page both ends map, so that the ends report and
+ * unmask ports without a call.  The daemon raises a port the way a sender
+ * does: set pending, write the eventfd unless the receiver has it masked.
+ * The pages are sealed at their size: a process can write the words but
+ * cannot shrink the file under another's mapping.
+ *
  * What Xen does and we copy: binding raises the binder's port (an event
  * sent to the unbound port may have been lost); closing one end turns the
  * other UNBOUND, still offered to the closer's domain.  What we add (see
  * plat.h): that other end is raised once so a sleeping owner wakes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "barrier.h"
 #include "hyp_impl.h"
+
+static void efd_free(struct hyp_efd *e)
+{
+	if (e->line)
+		munmap(e->line, XVIO_PAGE_SIZE);
+	if (e->memfd >= 0)
+		close(e->memfd);
+	if (e->fd >= 0)
+		close(e->fd);
+	free(e);
+}
+
+static int line_page(struct hyp_efd *e)
+{
+	void *p;
+
+	e->memfd = memfd_create("xvio-evtchn", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (e->memfd < 0)
+		return -1;
+	if (ftruncate(e->memfd, XVIO_PAGE_SIZE) < 0 ||
+	    fcntl(e->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return -1;
+	p = mmap(NULL, XVIO_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, e->memfd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	e->line = p;
+	return 0;
+}
 
 static struct hyp_efd *efd_new(void)
 {
@@ -30,12 +68,17 @@ static struct hyp_efd *efd_new(void)
 
 	if (!e)
 		return NULL;
+	e->memfd = -1;
+	e->line = NULL;
+	e->refs = 1;
 	e->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (e->fd < 0) {
-		free(e);
+	if (e->fd < 0 || line_page(e) < 0) {
+		int err = errno;
+
+		efd_free(e);
+		errno = err;
 		return NULL;
 	}
-	e->refs = 1;
 	return e;
 }
 
@@ -47,16 +90,19 @@ static struct hyp_efd *efd_get(struct hyp_efd *e)
 
 static void efd_put(struct hyp_efd *e)
 {
-	if (--e->refs == 0) {
-		close(e->fd);
-		free(e);
-	}
+	if (--e->refs == 0)
+		efd_free(e);
 }
 
+/* Raise the port that receives on `e`, as a sender's notify does. */
 static void efd_kick(struct hyp_efd *e)
 {
 	uint64_t one = 1;
 
+	/* The exchange pairs with the receiver's fence between its mask store
+	 * and its pending load (unmask): one of us sees the other. */
+	if (xvio_xchg32(&e->line->pending, 1) != 0 || xvio_load32(&e->line->masked) != 0)
+		return;
 	/* EAGAIN means the counter is saturated: already pending. */
 	if (write(e->fd, &one, sizeof(one)) < 0)
 		return;
@@ -81,7 +127,9 @@ static void reply_port(struct hyp_msg *m, uint32_t port, const struct hyp_port *
 	m->rep->val = port;
 	m->fds[0] = p->rx->fd;
 	m->fds[1] = p->tx->fd;
-	m->nfds = 2;
+	m->fds[2] = p->rx->memfd;
+	m->fds[3] = p->tx->memfd;
+	m->nfds = 4;
 }
 
 static void port_close(struct hyp_dom *d, uint32_t port)
@@ -162,7 +210,10 @@ int hyp_op_evtchn_bind(struct hyp_conn *c, struct hyp_msg *m)
 	r->state = XVIO_EVTCHN_INTERDOMAIN;
 	r->remote_port = (uint32_t)port;
 	d->ports_bound++;
-	/* As Xen does: what was sent to the unbound port may be lost. */
+	/* The line may keep the mask of an earlier binder that left: the new
+	 * owner starts unmasked.  As Xen does: what was sent to the unbound
+	 * port may be lost, so the binder's port is raised. */
+	xvio_store32(&l->rx->line->masked, 0);
 	efd_kick(l->rx);
 	reply_port(m, (uint32_t)port, l);
 	return 0;

@@ -44,10 +44,13 @@ struct hyp_slots {
 	uint32_t cap, used, hint;
 };
 
-/* An eventfd shared by the two ends of a channel (rx of one port is tx
- * of its peer), refcounted because either end may close first. */
+/* One direction of a channel: an eventfd and its line page (sim_proto.h),
+ * shared by the two ends (rx of one port is tx of its peer), refcounted
+ * because either end may close first. */
 struct hyp_efd {
 	int fd;
+	int memfd;                              /* the line's page, sealed */
+	struct xvio_sim_evtchn_line *line;      /* our mapping of it */
 	unsigned refs;
 };
 
