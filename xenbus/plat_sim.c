@@ -549,6 +549,18 @@ static int sim_evtchn_open(struct xvio_plat *xp, struct xvio_evtchn **out)
 	return 0;
 }
 
+/* Close a port's fds and, where this process has them, its line maps. */
+static void port_drop(struct sim_port *sp, bool unmap)
+{
+	close(sp->rx);
+	close(sp->tx);
+	if (unmap) {
+		munmap(sp->rxl, XVIO_PAGE_SIZE);
+		munmap(sp->txl, XVIO_PAGE_SIZE);
+	}
+	*sp = (struct sim_port){ .rx = -1, .tx = -1 };
+}
+
 static void port_forget(struct sim_evtchn *e, xvio_port_t port)
 {
 	struct sim_port *sp = &e->ports[port];
@@ -557,11 +569,7 @@ static void port_forget(struct sim_evtchn *e, xvio_port_t port)
 	e->bound[sp->slot] = last;
 	e->ports[last].slot = sp->slot;
 	epoll_ctl(e->epfd, EPOLL_CTL_DEL, sp->rx, NULL);
-	close(sp->rx);
-	close(sp->tx);
-	munmap(sp->rxl, XVIO_PAGE_SIZE);
-	munmap(sp->txl, XVIO_PAGE_SIZE);
-	*sp = (struct sim_port){ .rx = -1, .tx = -1 };
+	port_drop(sp, true);
 }
 
 static void sim_evtchn_close(struct xvio_evtchn *xe)
@@ -569,18 +577,11 @@ static void sim_evtchn_close(struct xvio_evtchn *xe)
 	struct sim_evtchn *e = (struct sim_evtchn *)xe;
 
 	/* Closing the connection makes the daemon close every port.  No
-	 * epoll_ctl here: a forked child shares the parent's epoll set. */
+	 * epoll_ctl here: a forked child shares the parent's epoll set, and
+	 * has no line maps (MADV_DONTFORK). */
 	close(e->fd);
-	for (unsigned i = 0; i < e->nbound; i++) {
-		struct sim_port *sp = &e->ports[e->bound[i]];
-
-		close(sp->rx);
-		close(sp->tx);
-		if (getpid() == e->pid) {  /* a child has no such mappings */
-			munmap(sp->rxl, XVIO_PAGE_SIZE);
-			munmap(sp->txl, XVIO_PAGE_SIZE);
-		}
-	}
+	for (unsigned i = 0; i < e->nbound; i++)
+		port_drop(&e->ports[e->bound[i]], getpid() == e->pid);
 	close(e->epfd);
 	free(e);
 }
@@ -664,9 +665,8 @@ static int port_install(struct sim_evtchn *e, struct call *c)
 	sp->tx = c->fds[1];
 	sp->slot = (uint16_t)e->nbound;
 	e->bound[e->nbound++] = (uint16_t)port;
-	/* The daemon cleared the mask and raised the port when it bound it;
-	 * a bit set before we mirrored anything is picked up here. */
-	line_unmask(sp);
+	/* Unmasked (sp->masked is false): the daemon cleared the line's mask
+	 * when it made or bound the port, before raising it. */
 	return (int)port;
 }
 

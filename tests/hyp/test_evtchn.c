@@ -47,15 +47,33 @@ static void expect_quiet(struct xvio_evtchn *e, int ms)
 	CHECK_RET(xvio_evtchn_pending(e), -EAGAIN);
 }
 
-/* Bind to A's port, absorb the event binding raises, unmask. */
-static int bind_clean(struct xvio_evtchn *e, xvio_port_t pa)
+/* Bind to A's port and take the event binding raises: masked now. */
+static int bind_take(struct xvio_evtchn *e, xvio_port_t pa)
 {
 	int pb = xvio_evtchn_bind_interdomain(e, (xvio_domid_t)dom_a, pa);
 
 	CHECK(pb > 0);
 	expect_event(e, pb);
+	return pb;
+}
+
+/* ... and unmask. */
+static int bind_clean(struct xvio_evtchn *e, xvio_port_t pa)
+{
+	int pb = bind_take(e, pa);
+
 	CHECK_RET(xvio_evtchn_unmask(e, (xvio_port_t)pb), 0);
 	return pb;
+}
+
+/* A short-lived process's handle (closed by exit or by the caller). */
+static struct xvio_evtchn *handle_open(struct xvio_plat **p)
+{
+	struct xvio_evtchn *e;
+
+	*p = ht_open();
+	CHECK_RET(xvio_evtchn_open(*p, &e), 0);
+	return e;
 }
 
 /* ---- B ---- */
@@ -129,12 +147,11 @@ static int proc_b(void *arg)
 /* C: A's port is offered to B, not to us. */
 static int proc_c(void *arg)
 {
-	xvio_port_t pa = (xvio_port_t)(long)arg;
-	struct xvio_plat *p = ht_open();
-	struct xvio_evtchn *e;
+	struct xvio_plat *p;
+	struct xvio_evtchn *e = handle_open(&p);
 
-	CHECK_RET(xvio_evtchn_open(p, &e), 0);
-	CHECK_RET(xvio_evtchn_bind_interdomain(e, (xvio_domid_t)dom_a, pa), -EINVAL);
+	CHECK_RET(xvio_evtchn_bind_interdomain(e, (xvio_domid_t)dom_a, (xvio_port_t)(long)arg),
+	          -EINVAL);
 	xvio_evtchn_close(e);
 	xvio_plat_close(p);
 	return 0;
@@ -143,12 +160,9 @@ static int proc_c(void *arg)
 /* A second B process binds to A's port and dies without closing. */
 static int proc_b_dies(void *arg)
 {
-	xvio_port_t pa = (xvio_port_t)(long)arg;
-	struct xvio_plat *p = ht_open();
-	struct xvio_evtchn *e;
+	struct xvio_plat *p;
 
-	CHECK_RET(xvio_evtchn_open(p, &e), 0);
-	bind_clean(e, pa);
+	bind_clean(handle_open(&p), (xvio_port_t)(long)arg);
 	_exit(0);
 }
 
@@ -156,29 +170,19 @@ static int proc_b_dies(void *arg)
  * masked) and dies so, leaving its mask in the channel's line. */
 static int proc_b_masked_dies(void *arg)
 {
-	xvio_port_t pa = (xvio_port_t)(long)arg;
-	struct xvio_plat *p = ht_open();
-	struct xvio_evtchn *e;
-	int pb;
+	struct xvio_plat *p;
 
-	CHECK_RET(xvio_evtchn_open(p, &e), 0);
-	pb = xvio_evtchn_bind_interdomain(e, (xvio_domid_t)dom_a, pa);
-	CHECK(pb > 0);
-	expect_event(e, pb);
+	bind_take(handle_open(&p), (xvio_port_t)(long)arg);
 	_exit(0);
 }
 
 /* The next binder of that port starts unmasked: it hears A's notify. */
 static int proc_b_hears(void *arg)
 {
-	xvio_port_t pa = (xvio_port_t)(long)arg;
-	struct xvio_plat *p = ht_open();
-	struct xvio_evtchn *e;
-	int pb;
+	struct xvio_plat *p;
+	struct xvio_evtchn *e = handle_open(&p);
 
-	CHECK_RET(xvio_evtchn_open(p, &e), 0);
-	pb = bind_clean(e, pa);
-	expect_event(e, pb);
+	expect_event(e, bind_clean(e, (xvio_port_t)(long)arg));
 	xvio_evtchn_close(e);
 	xvio_plat_close(p);
 	return 0;

@@ -94,18 +94,22 @@ static void efd_put(struct hyp_efd *e)
 		efd_free(e);
 }
 
-/* Raise the port that receives on `e`, as a sender's notify does. */
-static void efd_kick(struct hyp_efd *e)
+static void efd_write(struct hyp_efd *e)
 {
 	uint64_t one = 1;
 
-	/* The exchange pairs with the receiver's fence between its mask store
-	 * and its pending load (unmask): one of us sees the other. */
-	if (xvio_xchg32(&e->line->pending, 1) != 0 || xvio_load32(&e->line->masked) != 0)
-		return;
 	/* EAGAIN means the counter is saturated: already pending. */
 	if (write(e->fd, &one, sizeof(one)) < 0)
 		return;
+}
+
+/* Raise the port that receives on `e`, as a sender's notify does. */
+static void efd_kick(struct hyp_efd *e)
+{
+	/* The exchange pairs with the receiver's fence between its mask store
+	 * and its pending load (unmask): one of us sees the other. */
+	if (xvio_xchg32(&e->line->pending, 1) == 0 && xvio_load32(&e->line->masked) == 0)
+		efd_write(e);
 }
 
 static int port_free_slot(const struct hyp_dom *d)
@@ -210,11 +214,12 @@ int hyp_op_evtchn_bind(struct hyp_conn *c, struct hyp_msg *m)
 	r->state = XVIO_EVTCHN_INTERDOMAIN;
 	r->remote_port = (uint32_t)port;
 	d->ports_bound++;
-	/* The line may keep the mask of an earlier binder that left: the new
-	 * owner starts unmasked.  As Xen does: what was sent to the unbound
-	 * port may be lost, so the binder's port is raised. */
+	/* The line may keep the mask and the bit of an earlier binder that
+	 * left: the new owner starts unmasked, and, as on Xen (what was sent
+	 * to the unbound port may be lost), raised whatever the bit was. */
 	xvio_store32(&l->rx->line->masked, 0);
-	efd_kick(l->rx);
+	xvio_xchg32(&l->rx->line->pending, 1);
+	efd_write(l->rx);
 	reply_port(m, (uint32_t)port, l);
 	return 0;
 }
