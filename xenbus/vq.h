@@ -142,6 +142,9 @@ unsigned xvio_vqd_reset(struct xvio_vqd *q, void **cookies, unsigned max);
 
 unsigned xvio_vqd_in_flight(const struct xvio_vqd *q);
 unsigned xvio_vqd_free_descs(const struct xvio_vqd *q);
+/* Completions counted by the last read of used.idx and not yet taken:
+ * xvio_vqd_get_used() returns them without reading the ring's index. */
+bool xvio_vqd_used_seen(const struct xvio_vqd *q);
 bool xvio_vqd_broken(const struct xvio_vqd *q);
 const char *xvio_vqd_error(const struct xvio_vqd *q);
 
@@ -202,13 +205,15 @@ int xvio_vqdev_push(struct xvio_vqdev *q, uint16_t head, uint32_t len);
 
 /*
  * Batched completion: the same checks and entry as push, but used.idx is
- * stored only for every 16th deferred entry; the others become visible at
- * the next xvio_vqdev_publish(), xvio_vqdev_need_notify() or
- * xvio_vqdev_push().  One index store (one cache-line transfer to a
- * polling driver) per batch instead of one per chain, so a polling driver
- * takes a batch per pass instead of one chain at a time, while batches of
- * at most 16 keep both sides busy at once.  A caller must publish (or
- * need_notify) before it stops, or the driver never sees the rest.
+ * stored only for every 16th deferred entry, or when the batch cannot
+ * grow (no other chain popped and not completed, none seen waiting in the
+ * ring); the others become visible at the next xvio_vqdev_publish(),
+ * xvio_vqdev_need_notify() or xvio_vqdev_push().  One index store (one
+ * cache-line transfer to a polling driver) per batch instead of one per
+ * chain, so a polling driver takes a batch per pass instead of one chain
+ * at a time, while batches of at most 16 keep both sides busy at once.
+ * A caller must publish (or need_notify) before it stops, or the driver
+ * never sees the rest.
  */
 int xvio_vqdev_push_defer(struct xvio_vqdev *q, uint16_t head, uint32_t len);
 /* Make every entry pushed so far visible (a no-op when nothing waits). */

@@ -445,11 +445,18 @@ int xvio_vqdev_push_defer(struct xvio_vqdev *q, uint16_t head, uint32_t len)
 {
 	int rc = put_used(q, head, len);
 
+	if (rc < 0)
+		return rc;
 	/* Not a whole pass at once either: while the driver works on the
-	 * first part, the rest is being served (both sides busy). */
-	if (rc == 0 && (uint16_t)(q->used_idx - q->used_pub) >= PUBLISH_BATCH)
+	 * first part, the rest is being served (both sides busy).  And
+	 * nothing is held back for a batch that cannot grow: with no chain
+	 * popped and none seen waiting, the next entry needs the driver to
+	 * act first, and a driver waiting on this one (one request in
+	 * flight) would otherwise wait for the caller's flush. */
+	if ((uint16_t)(q->used_idx - q->used_pub) >= PUBLISH_BATCH ||
+	    (q->in_flight == 0 && q->last_avail == q->avail_seen))
 		xvio_vqdev_publish(q);
-	return rc;
+	return 0;
 }
 
 int xvio_vqdev_push(struct xvio_vqdev *q, uint16_t head, uint32_t len)

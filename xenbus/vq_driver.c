@@ -484,6 +484,11 @@ unsigned xvio_vqd_free_descs(const struct xvio_vqd *q)
 	return q->num_free;
 }
 
+bool xvio_vqd_used_seen(const struct xvio_vqd *q)
+{
+	return !q->broken && q->used_seen != q->last_used;
+}
+
 bool xvio_vqd_broken(const struct xvio_vqd *q)
 {
 	return q->broken;

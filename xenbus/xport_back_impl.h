@@ -59,6 +59,7 @@ struct bq {
 	bool up;
 	bool pushed;          /* used entries published since the last flush */
 	struct xvio_chain chain;
+	const void *hint;     /* data area: last chain's first readable byte */
 };
 
 struct xvio_xport_back {

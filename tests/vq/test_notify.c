@@ -349,7 +349,72 @@ static void t_threads_poll_event_idx(void)
 	duo_run(F_EVENT_IDX, true);
 }
 
+/* push_defer: each completion of a lone request is visible at once. */
+static void t_defer_alone(void)
+{
+	struct vqt t;
+
+	vqt_open(&t, 8, 0);
+	for (uint16_t i = 1; i <= 3; i++) {
+		add(&t, i);
+		xvio_vqd_kick_prepare(t.d);
+		CHECK_INT(xvio_vqdev_push_defer(t.v, pop(&t), 0), ==, 0);
+		CHECK_INT(vqt_used_idx(&t), ==, i);
+		get(&t);
+	}
+	vqt_close(&t);
+}
+
+/* push_defer holds entries back while the batch can still grow: another
+ * chain popped, or one seen waiting; the last of them publishes all. */
+static void t_defer_batch(void)
+{
+	struct vqt t;
+	uint16_t h[3];
+
+	vqt_open(&t, 8, 0);
+	for (uintptr_t i = 1; i <= 3; i++)
+		add(&t, i);
+	xvio_vqd_kick_prepare(t.d);
+	h[0] = pop(&t);
+	CHECK_INT(xvio_vqdev_push_defer(t.v, h[0], 0), ==, 0);
+	CHECK_INT(vqt_used_idx(&t), ==, 0);             /* two seen waiting */
+	h[1] = pop(&t);
+	h[2] = pop(&t);
+	CHECK_INT(xvio_vqdev_push_defer(t.v, h[1], 0), ==, 0);
+	CHECK_INT(vqt_used_idx(&t), ==, 0);             /* h[2] still popped */
+	CHECK_INT(xvio_vqdev_push_defer(t.v, h[2], 0), ==, 0);
+	CHECK_INT(vqt_used_idx(&t), ==, 3);
+	get(&t);
+	get(&t);
+	get(&t);
+	get_empty(&t);
+	vqt_close(&t);
+}
+
+/* A batch that keeps growing is published every 16 entries. */
+static void t_defer_sixteen(void)
+{
+	struct vqt t;
+	uint16_t h[20];
+
+	vqt_open(&t, 32, 0);
+	for (uintptr_t i = 1; i <= 20; i++)
+		add(&t, i);
+	xvio_vqd_kick_prepare(t.d);
+	for (unsigned i = 0; i < 20; i++)
+		h[i] = pop(&t);
+	for (unsigned i = 0; i < 20; i++) {
+		CHECK_INT(xvio_vqdev_push_defer(t.v, h[i], 0), ==, 0);
+		CHECK_INT(vqt_used_idx(&t), ==, i < 15 ? 0 : i < 19 ? 16 : 20);
+	}
+	vqt_close(&t);
+}
+
 static const struct check_case cases[] = {
+	{ "defer-alone", t_defer_alone },
+	{ "defer-batch", t_defer_batch },
+	{ "defer-sixteen", t_defer_sixteen },
 	{ "kick-flags", t_kick_flags },
 	{ "kick-event-idx", t_kick_event_idx },
 	{ "irq-flags", t_irq_flags },
