@@ -419,7 +419,11 @@ disk-blkfront)
 	for _ in $(seq 200); do [ -S "$DIR/dom$id/nbd.sock" ] && break; sleep 0.05; done
 	[ -S "$DIR/dom$id/nbd.sock" ] || fail "no NBD socket; log: $(cat "$DIR/dom$id/nbdkit.log")"
 	pid=$(cat "$DIR/dom$id/nbdkit.pid")
-	tr '\0' '\n' < /proc/"$pid"/environ | grep -qx "XVIO_DOMID=$id" || fail "nbdkit is not in domain $id"
+	# Seen once under load (ASan CI): the pid's environ unreadable (the
+	# process exiting).  Say what nbdkit and the pid were, for next time.
+	tr '\0' '\n' < /proc/"$pid"/environ | grep -qx "XVIO_DOMID=$id" ||
+		fail "nbdkit is not in domain $id (pid '$pid': $(cat /proc/"$pid"/stat 2>&1);" \
+		     "log: $(cat "$DIR/dom$id/nbdkit.log" 2>&1))"
 	tr '\0' '\n' < /proc/"$pid"/environ | grep -qx "XENSTORED_PATH=$DIR/dom$id/xenstored.sock" ||
 		fail "nbdkit does not talk to its domain's xenstore"
 	expect_eq "$(nbdinfo --size "nbd+unix:///?socket=$DIR/dom$id/nbd.sock")" 0 "nbdinfo through the socket"
