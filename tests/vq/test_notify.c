@@ -349,6 +349,14 @@ static void t_threads_poll_event_idx(void)
 	duo_run(F_EVENT_IDX, true);
 }
 
+/* Add chains with cookies 1..n and publish them. */
+static void add_published(struct vqt *t, uintptr_t n)
+{
+	for (uintptr_t i = 1; i <= n; i++)
+		add(t, i);
+	xvio_vqd_kick_prepare(t->d);
+}
+
 /* push_defer: each completion of a lone request is visible at once. */
 static void t_defer_alone(void)
 {
@@ -356,8 +364,7 @@ static void t_defer_alone(void)
 
 	vqt_open(&t, 8, 0);
 	for (uint16_t i = 1; i <= 3; i++) {
-		add(&t, i);
-		xvio_vqd_kick_prepare(t.d);
+		add_published(&t, 1);
 		CHECK_INT(xvio_vqdev_push_defer(t.v, pop(&t), 0), ==, 0);
 		CHECK_INT(vqt_used_idx(&t), ==, i);
 		get(&t);
@@ -373,9 +380,7 @@ static void t_defer_batch(void)
 	uint16_t h[3];
 
 	vqt_open(&t, 8, 0);
-	for (uintptr_t i = 1; i <= 3; i++)
-		add(&t, i);
-	xvio_vqd_kick_prepare(t.d);
+	add_published(&t, 3);
 	h[0] = pop(&t);
 	CHECK_INT(xvio_vqdev_push_defer(t.v, h[0], 0), ==, 0);
 	CHECK_INT(vqt_used_idx(&t), ==, 0);             /* two seen waiting */
@@ -399,9 +404,7 @@ static void t_defer_sixteen(void)
 	uint16_t h[20];
 
 	vqt_open(&t, 32, 0);
-	for (uintptr_t i = 1; i <= 20; i++)
-		add(&t, i);
-	xvio_vqd_kick_prepare(t.d);
+	add_published(&t, 20);
 	for (unsigned i = 0; i < 20; i++)
 		h[i] = pop(&t);
 	for (unsigned i = 0; i < 20; i++) {
