@@ -38,6 +38,7 @@ struct vqd_slot {
 	uint16_t older;     /* head: in-flight list, submission order */
 	uint16_t newer;
 	uint16_t head;      /* body: the chain it belongs to (for messages) */
+	uint64_t pub_seen;  /* head: used entries seen when it was published */
 	uint8_t state;
 };
 
@@ -55,6 +56,7 @@ struct xvio_vqd {
 	uint16_t avail_pub;   /* avail.idx as we last published it */
 	uint16_t last_used;   /* used entries taken */
 	uint16_t used_seen;   /* validated copy of used.idx */
+	uint64_t used_taken;  /* last_used, never wrapping (a session's count) */
 	uint16_t avail_flags; /* what we wrote to avail.flags */
 	uint16_t used_event;  /* what we wrote to used_event */
 	uint16_t oldest;      /* in-flight list ends, NONE when empty */
@@ -95,6 +97,7 @@ static void vqd_init_state(struct xvio_vqd *q)
 	q->in_flight = 0;
 	q->avail_idx = q->avail_pub = 0;
 	q->last_used = q->used_seen = 0;
+	q->used_taken = 0;
 	q->avail_flags = 0;
 	/* Not what the ring holds, so the first fetch writes it. */
 	q->used_event = 0xffff;
@@ -267,12 +270,23 @@ int xvio_vqd_add(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n, vo
 
 /* ---- publishing and kicking ---- */
 
-/* The newest chains, added since the last publication, become completable. */
+/*
+ * The newest chains, added since the last publication, become completable,
+ * but only by entries past the used.idx we have seen: those below it were
+ * written before this publication, so none can be for a chain that reuses
+ * an id they name (a device repeating an id in one batch, while we
+ * re-posted that id in between).  Counted without wrapping: a chain may
+ * stay in flight over any number of other completions.
+ */
 static void mark_published(struct xvio_vqd *q)
 {
+	uint64_t seen = q->used_taken + (uint16_t)(q->used_seen - q->last_used);
+
 	for (uint16_t h = q->newest; h != NONE && q->slot[h].state == SLOT_ADDED;
-	     h = q->slot[h].older)
+	     h = q->slot[h].older) {
 		q->slot[h].state = SLOT_HEAD;
+		q->slot[h].pub_seen = seen;
+	}
 }
 
 /* Should the device hear about entries [old, new)?  Reads its hint once. */
@@ -326,6 +340,10 @@ static int check_used(struct xvio_vqd *q, unsigned pos, uint32_t id, uint32_t le
 	default:
 		break;
 	}
+	if (q->used_taken < s->pub_seen)
+		return vqd_fail(q, "used.ring[%u]: id %u was not made available yet when this "
+		                "entry was published (it was at used.idx %u)", pos, id,
+		                (uint16_t)(q->last_used + (s->pub_seen - q->used_taken)));
 	if (len > s->in_bytes)
 		return vqd_fail(q, "used.ring[%u]: id %u: length %u exceeds the %u writable "
 		                "bytes posted", pos, id, len, s->in_bytes);
@@ -416,6 +434,7 @@ int xvio_vqd_get_used(struct xvio_vqd *q, void **cookie, uint32_t *len)
 	if (rc < 0)
 		return rc;
 	q->last_used++;
+	q->used_taken++;
 	*cookie = q->slot[id].cookie;
 	*len = n;
 	release_chain(q, (uint16_t)id);

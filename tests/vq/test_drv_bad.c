@@ -157,6 +157,76 @@ static void t_unpublished(void)
 	expect("used.ring[0]: id 4 was not made available yet");
 }
 
+/*
+ * The same id twice in one batch, with the driver re-posting and
+ * publishing that id between taking the two entries (as a frontend's
+ * completion callback does, and as its mid-batch publication then
+ * exposes).  The second entry was written before the re-post was
+ * published - the driver saw it then - so it cannot complete it.
+ */
+static void t_repeat_reposted(void)
+{
+	struct xvio_seg s = { .addr = 9, .len = 100, .write = true };
+	void *c;
+	uint32_t len;
+
+	setup_three(0);
+	used(0, 0, 1);
+	used(1, 0, 1);
+	CHECK_INT(get(&c, &len), ==, 1);
+	CHECK(c == (void *)1 && len == 1);
+	CHECK_INT(xvio_vqd_add(t.d, &s, 1, (void *)9, NULL), ==, 0);
+	CHECK_INT(vqt_avail_head(&t, 3), ==, 0);
+	CHECK(xvio_vqd_kick_prepare(t.d));
+	expect("used.ring[1]: id 0 was not made available yet when this entry was "
+	       "published (it was at used.idx 2)");
+}
+
+/* A re-posted id completed after the index the driver saw when it
+ * published it: a good completion. */
+static void t_reposted_good(void)
+{
+	struct xvio_seg s = { .addr = 9, .len = 100, .write = true };
+	void *c;
+	uint32_t len;
+
+	setup_three(0);
+	used(0, 0, 1);
+	CHECK_INT(get(&c, &len), ==, 1);
+	CHECK_INT(xvio_vqd_add(t.d, &s, 1, (void *)9, NULL), ==, 0);
+	CHECK(xvio_vqd_kick_prepare(t.d));
+	used(1, 0, 2);
+	CHECK_INT(get(&c, &len), ==, 1);
+	CHECK(c == (void *)9 && len == 2);
+	CHECK(!xvio_vqd_broken(t.d));
+}
+
+/* A chain in flight over 40000 other completions (past half the 16-bit
+ * index space, where a wrapped comparison would call it early) is still
+ * completable. */
+static void t_held_over_wrap(void)
+{
+	struct xvio_seg s = { .addr = 9, .len = 100, .write = true };
+	uint16_t pos = 0;
+	void *c;
+	uint32_t len;
+
+	vqt_open(&t, 8, F_EVENT_IDX);
+	CHECK_INT(xvio_vqd_add(t.d, &s, 1, (void *)1, NULL), ==, 0);
+	CHECK(xvio_vqd_kick_prepare(t.d));
+	for (unsigned i = 0; i < 40000; i++, pos++) {
+		CHECK_INT(xvio_vqd_add(t.d, &s, 1, (void *)2, NULL), ==, 0);
+		xvio_vqd_kick_prepare(t.d);
+		used(pos, 1, 0);
+		CHECK_INT(get(&c, &len), ==, 1);
+		CHECK(c == (void *)2);
+	}
+	used(pos, 0, 3);
+	CHECK_INT(get(&c, &len), ==, 1);
+	CHECK(c == (void *)1 && len == 3);
+	CHECK(!xvio_vqd_broken(t.d));
+}
+
 /* An indirect chain is one id; its table entries are not ids. */
 static void t_indirect_len(void)
 {
@@ -224,6 +294,9 @@ static const struct check_case cases[] = {
 	{ "idx-jump", t_idx_jump },
 	{ "idx-backwards", t_idx_backwards },
 	{ "unpublished", t_unpublished },
+	{ "repeat-reposted", t_repeat_reposted },
+	{ "reposted-good", t_reposted_good },
+	{ "held-over-wrap", t_held_over_wrap },
 	{ "indirect-len", t_indirect_len },
 	{ "add-invalid", t_add_invalid },
 };
