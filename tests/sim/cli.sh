@@ -416,11 +416,15 @@ disk-blkfront)
 	out=$("$SIM" create --blkfront "$plugin" "$cfg" 2>&1) || fail "create failed: $out"
 	id=$("$SIM" domid bf)
 	grep -q "$DIR/dom$id/nbd.sock" <<<"$out" || fail "create does not say where the socket is: $out"
-	for _ in $(seq 200); do [ -S "$DIR/dom$id/nbd.sock" ] && break; sleep 0.05; done
+	# nbdkit binds its socket before it writes its pidfile: wait for both
+	# (reading the pidfile as soon as the socket appeared was a flake).
+	for _ in $(seq 200); do
+		[ -S "$DIR/dom$id/nbd.sock" ] && [ -s "$DIR/dom$id/nbdkit.pid" ] && break
+		sleep 0.05
+	done
 	[ -S "$DIR/dom$id/nbd.sock" ] || fail "no NBD socket; log: $(cat "$DIR/dom$id/nbdkit.log")"
 	pid=$(cat "$DIR/dom$id/nbdkit.pid")
-	# Seen once under load (ASan CI): the pid's environ unreadable (the
-	# process exiting).  Say what nbdkit and the pid were, for next time.
+	[[ "$pid" =~ ^[0-9]+$ ]] || fail "nbdkit.pid holds '$pid'; log: $(cat "$DIR/dom$id/nbdkit.log")"
 	tr '\0' '\n' < /proc/"$pid"/environ | grep -qx "XVIO_DOMID=$id" ||
 		fail "nbdkit is not in domain $id (pid '$pid': $(cat /proc/"$pid"/stat 2>&1);" \
 		     "log: $(cat "$DIR/dom$id/nbdkit.log" 2>&1))"
