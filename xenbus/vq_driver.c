@@ -342,7 +342,7 @@ static int check_used(struct xvio_vqd *q, unsigned pos, uint32_t id, uint32_t le
 	}
 	if (q->used_taken < s->pub_seen)
 		return vqd_fail(q, "used.ring[%u]: id %u was not made available yet when this "
-		                "entry was published (it was at used.idx %u)", pos, id,
+		                "entry was published (it was, once used.idx was %u)", pos, id,
 		                (uint16_t)(q->last_used + (s->pub_seen - q->used_taken)));
 	if (len > s->in_bytes)
 		return vqd_fail(q, "used.ring[%u]: id %u: length %u exceeds the %u writable "

@@ -179,7 +179,7 @@ static void t_repeat_reposted(void)
 	CHECK_INT(vqt_avail_head(&t, 3), ==, 0);
 	CHECK(xvio_vqd_kick_prepare(t.d));
 	expect("used.ring[1]: id 0 was not made available yet when this entry was "
-	       "published (it was at used.idx 2)");
+	       "published (it was, once used.idx was 2)");
 }
 
 /* A re-posted id completed after the index the driver saw when it
