@@ -77,22 +77,25 @@ static int grant_segs(const struct xvio_xport_fdev *d, uint32_t off, uint32_t le
 static int build_segs(const struct xvio_xport_fdev *d, const struct xvio_xport_freq *r,
                       struct xvio_seg *segs)
 {
+	/* Copies: the segment stores below could alias the request. */
+	unsigned nout = r->nout, total = nout + r->nin;
 	int n = 0;
 
-	for (unsigned i = 0; i < r->nout + r->nin; i++) {
-		const struct xvio_xport_sg *sg = &r->sg[i];
-		uint32_t off = sg->buf->off + sg->off;
-		bool write = i >= r->nout;
+	if (!grant_mode(d)) {
+		/* One descriptor per sg entry; check_req() bounded the count. */
+		for (unsigned i = 0; i < total; i++) {
+			const struct xvio_xport_sg *sg = &r->sg[i];
 
-		if (grant_mode(d)) {
-			n = grant_segs(d, off, sg->len, write, segs, (unsigned)n);
-			if (n < 0)
-				return n;
-		} else {
-			if (n >= (int)XVIO_VQ_MAX_CHAIN)
-				return -E2BIG;
-			segs[n++] = (struct xvio_seg){ off, sg->len, write };
+			segs[i] = (struct xvio_seg){ sg->buf->off + sg->off, sg->len, i >= nout };
 		}
+		return (int)total;
+	}
+	for (unsigned i = 0; i < total; i++) {
+		const struct xvio_xport_sg *sg = &r->sg[i];
+
+		n = grant_segs(d, sg->buf->off + sg->off, sg->len, i >= nout, segs, (unsigned)n);
+		if (n < 0)
+			return n;
 	}
 	return n;
 }
@@ -126,33 +129,50 @@ static int post_one(struct fq *q, struct xvio_xport_freq *r)
 	return rc;
 }
 
+/* Does post_one()'s result say wait (keep the request, try later)? */
+static bool post_must_wait(int rc)
+{
+	return rc == -ENOSPC || rc == -ENOMEM || rc == -EPROTO; /* EPROTO: broken */
+}
+
+/* r left the backlog (or never joined it) with post_one()'s result. */
+static void post_done(struct fq *q, struct xvio_xport_freq *r, int rc)
+{
+	struct xvio_xport_fdev *d = q->d;
+
+	if (rc < 0) {
+		r->status = rc;
+		d->pending--;
+		finish_later(d, r);
+	} else {
+		rl_append(&q->inflight, r);
+	}
+}
+
+/* Something was posted: publish it with the next flush, poll for it. */
+static void posted(struct fq *q)
+{
+	q->kick = true;
+	xport_q_want_flush(&q->q);
+	xport_q_activate(&q->q);
+}
+
 /* Move requests from the backlog to the ring while it has room. */
 static void fq_post(struct fq *q)
 {
-	struct xvio_xport_fdev *d = q->d;
-	struct rlist *bl = &d->backlog[q->idx];
-	bool posted = false;
+	struct rlist *bl = &q->d->backlog[q->idx];
+	bool any = false;
 
-	while (q->up && bl->head && !xvio_vqd_broken(q->vq)) {
+	while (q->up && bl->head) {
 		int rc = post_one(q, bl->head);
 
-		if (rc == -ENOSPC || rc == -ENOMEM || rc == -EPROTO)
+		if (post_must_wait(rc))
 			break;
-		struct xvio_xport_freq *r = rl_pop(bl);
-		if (rc < 0) {
-			r->status = rc;
-			d->pending--;
-			finish_later(d, r);
-		} else {
-			rl_append(&q->inflight, r);
-			posted = true;
-		}
+		post_done(q, rl_pop(bl), rc);
+		any |= rc == 0;
 	}
-	if (posted) {
-		q->kick = true;
-		xport_q_want_flush(&q->q);
-		xport_q_activate(&q->q);
-	}
+	if (any)
+		posted(q);
 }
 
 /* ---- queue callbacks for the context ---- */
@@ -462,6 +482,7 @@ static int check_req(const struct xvio_xport_fdev *d, unsigned queue,
 
 int xvio_xport_submit(struct xvio_xport_fdev *d, unsigned queue, struct xvio_xport_freq *r)
 {
+	struct fq *q;
 	int rc;
 
 	if (d->removed)
@@ -474,9 +495,22 @@ int xvio_xport_submit(struct xvio_xport_fdev *d, unsigned queue, struct xvio_xpo
 	r->len = 0;
 	r->ind.ptr = NULL;
 	d->pending++;
-	rl_append(&d->backlog[queue], r);
-	if (d->q[queue] && d->q[queue]->up)
-		fq_post(d->q[queue]);
+	q = d->q[queue];
+	if (!q || !q->up || d->backlog[queue].head) {
+		/* No session, or others wait before it: in order, via the backlog. */
+		rl_append(&d->backlog[queue], r);
+		if (q && q->up)
+			fq_post(q);
+		return 0;
+	}
+	rc = post_one(q, r);
+	if (post_must_wait(rc)) {
+		rl_append(&d->backlog[queue], r);
+		return 0;
+	}
+	post_done(q, r, rc);
+	if (rc == 0)
+		posted(q);
 	return 0;
 }
 
