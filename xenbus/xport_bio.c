@@ -87,13 +87,9 @@ static void violation(struct bq *q, const char *msg)
 
 /* ---- request slots ---- */
 
-static int breq_reserve(struct breq *r, unsigned n)
+/* A chain longer than the inline arrays: heap arrays, kept for reuse. */
+static __attribute__((noinline)) int breq_reserve_heap(struct breq *r, unsigned n)
 {
-	if (n <= BREQ_INLINE) {
-		r->pub.iov = r->inl;
-		r->plan = r->inl_plan;
-		return 0;
-	}
 	if (n > r->cap) {
 		struct iovec *iov = malloc(n * sizeof(*iov));
 		struct gpiece *plan = malloc(n * sizeof(*plan));
@@ -114,8 +110,19 @@ static int breq_reserve(struct breq *r, unsigned n)
 	return 0;
 }
 
+static inline int breq_reserve(struct breq *r, unsigned n)
+{
+	if (n > BREQ_INLINE)
+		return breq_reserve_heap(r, n);
+	r->pub.iov = r->inl;
+	r->plan = r->inl_plan;
+	return 0;
+}
+
 static void breq_release_mem(struct breq *r)
 {
+	if (!r->heap && r->plan == r->inl_plan)
+		return; /* the inline arrays: nothing to give back */
 	if (r->plan != r->inl_plan)
 		free(r->plan);
 	free(r->heap);
@@ -151,10 +158,18 @@ static const char *range_ok(const struct barea *a, uint64_t addr, uint32_t len)
 	return NULL;
 }
 
-/* Split [addr, addr+len) at mapping boundaries into iov; returns count. */
+/* Split [addr, addr+len), len > 0, at mapping boundaries into iov; returns
+ * the count. */
 static unsigned area_iov(const struct barea *a, uint64_t addr, uint32_t len, struct iovec *iov)
 {
+	uint32_t first = XPORT_CHUNK_BYTES - (uint32_t)(addr & (XPORT_CHUNK_BYTES - 1));
 	unsigned n = 0;
+
+	if (len <= first) { /* within one mapping: nearly always */
+		iov[0] = (struct iovec){ a->base[addr >> XPORT_CHUNK_SHIFT] +
+		                         (addr & (XPORT_CHUNK_BYTES - 1)), len };
+		return 1;
+	}
 
 	while (len > 0) {
 		unsigned m = (unsigned)(addr >> XPORT_CHUNK_SHIFT);
@@ -184,19 +199,24 @@ static __attribute__((noinline, cold)) int area_violation(struct bq *q,
 static int xlate_area(struct bq *q, struct breq *r, const struct xvio_chain *c)
 {
 	const struct barea *a = &q->d->area;
-	unsigned n = 0;
+	/* Locals: the iovec stores could alias the chain and the area. */
+	unsigned nseg = c->n, n = 0, nout = 0;
+	struct iovec *iov;
 
-	if (breq_reserve(r, 2 * c->n) < 0)
+	if (breq_reserve(r, 2 * nseg) < 0)
 		return out_of_memory(q);
-	for (unsigned i = 0; i < c->n; i++) {
-		const char *why = range_ok(a, c->seg[i].addr, c->seg[i].len);
+	iov = r->pub.iov;
+	for (unsigned i = 0; i < nseg; i++) {
+		const struct xvio_seg s = c->seg[i];
+		const char *why = range_ok(a, s.addr, s.len);
 
 		if (why)
 			return area_violation(q, c, i, why);
-		n += area_iov(a, c->seg[i].addr, c->seg[i].len, r->pub.iov + n);
-		if (!c->seg[i].write)
-			r->pub.nout = n;
+		n += area_iov(a, s.addr, s.len, iov + n);
+		if (!s.write)
+			nout = n;
 	}
+	r->pub.nout = nout;
 	r->pub.niov = n;
 	return 0;
 }
