@@ -5,9 +5,10 @@
  * addressing mode, completions checked by vq_driver.c, and what happens to
  * in-flight requests when a session ends.
  *
- * Requests wait in a per-queue backlog (submission order) until the ring
- * has room and a session is up; once posted they sit on the queue's
- * in-flight list (posting order).  At teardown the used ring is harvested
+ * A request goes to the ring at once when the session is up and nothing
+ * waits before it; otherwise it waits in a per-queue backlog (submission
+ * order) until the ring has room and a session is up.  Once posted it sits
+ * on the queue's in-flight list (posting order).  At teardown the used ring is harvested
  * once more and the in-flight list goes back to the head of the backlog,
  * so the next session resubmits them in their original order and every
  * request is handed back exactly once: through a used entry, or with
