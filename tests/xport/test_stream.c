@@ -11,6 +11,10 @@
  * grant          100k requests, grant mode
  * no-event-idx   50k requests without EVENT_IDX and without spinning: flag
  *                based suppression and sleeping on every request
+ * refused        20k requests on queues of 16, one in ten a direct chain of
+ *                17 descriptors: each is handed back once with -E2BIG
+ *                (whether it went to the ring at once or waited in the
+ *                backlog) and the rest complete as usual
  * long (slow)    8M requests in data-area mode, then 2M in grant mode
  *                (a fifth of each under ASan, see test_long),
  *                on two devices of one backend (the figures go to the log)
@@ -71,6 +75,17 @@ static void test_grant(void)
 	stream("grant", "100000", NULL, "50", 60);
 }
 
+static void test_refused(void)
+{
+	static const char *const extra[] = { "--queue-size", "16", "--oversize", "10", NULL };
+	char line[512];
+
+	xp_scene_start(&sc, 1, "--spin-us", "50", NULL);
+	run_front(sc.dom, 1, "data-area", "20000", extra, 60, line, sizeof(line));
+	CHECK_INT(xp_field(line, "refused"), ==, 2000);
+	xp_scene_stop(&sc);
+}
+
 static void test_no_event_idx(void)
 {
 	static const char *const extra[] = { "--no-event-idx", "--spin-us", "0", NULL };
@@ -112,6 +127,7 @@ int main(int argc, char **argv)
 		{ "data-area", test_data_area },
 		{ "grant", test_grant },
 		{ "no-event-idx", test_no_event_idx },
+		{ "refused", test_refused },
 		{ "long", test_long },
 	};
 

@@ -52,6 +52,7 @@ struct treq {
 	unsigned nbuf;
 	uint64_t seq;
 	uint64_t w;
+	bool oversize;      /* built to be refused: more descriptors than the ring */
 	struct treq *wnext; /* waiting for area space */
 };
 
@@ -67,6 +68,7 @@ static struct {
 	unsigned spin_us;
 	uint64_t rng;
 	uint64_t progress;
+	uint64_t oversize; /* every Nth request is refused (-E2BIG), 0: none */
 	bool linger;
 } opt = {
 	.devid = -1, .total = 1000, .queues = 1, .qsize = 256, .pages = 1024,
@@ -82,7 +84,7 @@ static struct {
 	unsigned nreq;
 	struct treq *whead, *wtail;
 	uint8_t *seen;
-	uint64_t issued, completed, errors, dups, cancelled;
+	uint64_t issued, completed, errors, dups, cancelled, refused;
 	bool started, finished, stopping, removed;
 	struct timespec t0, t1;
 	uint64_t rs;
@@ -136,11 +138,12 @@ static void report(const char *what)
 
 	clock_gettime(CLOCK_MONOTONIC, &tf.t1);
 	s = tf.started ? secs(&tf.t0, &tf.t1) : 0;
-	printf("%s completed=%llu errors=%llu dups=%llu cancelled=%llu sessions=%u secs=%.3f "
-	       "rps=%.0f\n", what, (unsigned long long)tf.completed,
+	printf("%s completed=%llu errors=%llu dups=%llu cancelled=%llu refused=%llu sessions=%u "
+	       "secs=%.3f rps=%.0f\n", what, (unsigned long long)tf.completed,
 	       (unsigned long long)tf.errors, (unsigned long long)tf.dups,
-	       (unsigned long long)tf.cancelled, tf.dev ? xvio_xport_fdev_sessions(tf.dev) : 0,
-	       s, s > 0 ? (double)tf.completed / s : 0.0);
+	       (unsigned long long)tf.cancelled, (unsigned long long)tf.refused,
+	       tf.dev ? xvio_xport_fdev_sessions(tf.dev) : 0, s,
+	       s > 0 ? (double)tf.completed / s : 0.0);
 }
 
 /* ---- request generation ---- */
@@ -213,6 +216,29 @@ static void fill_random(uint8_t *p, uint32_t len)
 		p[i] = (uint8_t)v;
 }
 
+/*
+ * A request the transport must hand back with -E2BIG: direct (no indirect
+ * table), one 64-byte segment more than the queue has descriptors.
+ */
+static int build_oversize(struct treq *t)
+{
+	unsigned n = xvio_xport_fdev_queue_size(tf.dev) + 1;
+
+	t->w = 0;
+	t->nbuf = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (xvio_xport_buf_alloc(tf.dev, 64, &t->buf[i]) < 0) {
+			free_bufs(t);
+			return -ENOMEM;
+		}
+		t->nbuf++;
+		t->sg[i] = (struct xvio_xport_sg){ &t->buf[i], 0, 64 };
+	}
+	t->fr = (struct xvio_xport_freq){ .sg = t->sg, .nout = 1, .nin = n - 1,
+	                                  .flags = XVIO_XPORT_REQ_DIRECT, .cookie = t };
+	return 0;
+}
+
 /* Shape and buffers of a new request; -ENOMEM when the area is full. */
 static int build(struct treq *t)
 {
@@ -275,7 +301,8 @@ static bool start(struct treq *t)
 	int rc;
 
 	t->seq = tf.issued;
-	if (build(t) < 0)
+	t->oversize = opt.oversize && t->seq % opt.oversize == opt.oversize - 1;
+	if ((t->oversize ? build_oversize(t) : build(t)) < 0)
 		return false;
 	tf.issued++;
 	rc = xvio_xport_submit(tf.dev, (unsigned)(t->seq % xvio_xport_fdev_num_queues(tf.dev)),
@@ -396,7 +423,15 @@ static void tf_complete(struct xvio_xport_fdev *d, struct xvio_xport_freq *r)
 		free_bufs(t);
 		return;
 	}
-	if (r->status != 0) {
+	if (t->oversize) {
+		if (r->status == -E2BIG) {
+			tf.refused++;
+		} else {
+			fprintf(stderr, "xvio-testfront: request %llu (oversize): status %d, "
+			        "want %d\n", (unsigned long long)t->seq, r->status, -E2BIG);
+			tf.errors++;
+		}
+	} else if (r->status != 0) {
 		fprintf(stderr, "xvio-testfront: request %llu: status %d\n",
 		        (unsigned long long)t->seq, r->status);
 		tf.errors++;
@@ -455,7 +490,8 @@ static void parse(int argc, char **argv)
 		{ "max-segs", 1, NULL, 'N' }, { "indirect", 1, NULL, 'I' },
 		{ "no-event-idx", 0, NULL, 'E' }, { "spin-us", 1, NULL, 's' },
 		{ "rng", 1, NULL, 'R' }, { "progress", 1, NULL, 'P' },
-		{ "linger", 0, NULL, 'L' }, { NULL, 0, NULL, 0 },
+		{ "linger", 0, NULL, 'L' }, { "oversize", 1, NULL, 'O' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -478,8 +514,13 @@ static void parse(int argc, char **argv)
 		case 'R': opt.rng = num(optarg); break;
 		case 'P': opt.progress = num(optarg); break;
 		case 'L': opt.linger = true; break;
+		case 'O': opt.oversize = num(optarg); break;
 		default: exit(2);
 		}
+	}
+	if (opt.oversize && opt.qsize + 1 > MAX_SEGS) {
+		fprintf(stderr, "xvio-testfront: --oversize needs --queue-size < %u\n", MAX_SEGS);
+		exit(2);
 	}
 	if (opt.max_segs < 2 || opt.max_segs > MAX_SEGS || opt.max_seg < 8 ||
 	    opt.max_seg > XVIO_XPORT_MAX_BUF || opt.pages < 16) {
