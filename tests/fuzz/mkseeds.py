@@ -141,6 +141,10 @@ def driver_seeds():
     drv('idx-backwards', c8, 0, three + bytes([KICK]) + raw(0, 0) +
         bytes([GET, UIDX, 0, 0, GET]))
     drv('unpublished', c8, 0, three + raw(0, 0) + bytes([GET]))
+    # id 0 twice in one batch; the driver takes one entry, re-posts id 0
+    # and publishes it before it looks at the second
+    drv('repeat-reposted', c8, 0, three + bytes([KICK]) + raw(0, 1) + raw(0, 1) +
+        bytes([GET | 0x80]) + add(1, 0) + bytes([KICK, GET]))
     drv('broken-then-reset', c8, 0, three + bytes([KICK]) + raw(7, 0) +
         bytes([GET, RESET]) + three + bytes([KICK, HONEST, 0, 1, GET]))
 
