@@ -141,6 +141,13 @@ bool xvio_vqd_enable_cb(struct xvio_vqd *q);
 unsigned xvio_vqd_reset(struct xvio_vqd *q, void **cookies, unsigned max);
 
 unsigned xvio_vqd_in_flight(const struct xvio_vqd *q);
+/* The cookies of the chains in flight (published or not), oldest
+ * submission first, changing nothing: for a caller that keeps them when a
+ * queue goes away without a reset.  fn must not call into q. */
+void xvio_vqd_for_each(const struct xvio_vqd *q, void (*fn)(void *cookie, void *arg),
+                       void *arg);
+/* The cookie of the oldest chain in flight, NULL if none. */
+void *xvio_vqd_oldest(const struct xvio_vqd *q);
 unsigned xvio_vqd_free_descs(const struct xvio_vqd *q);
 /* Completions counted by the last read of used.idx and not yet taken:
  * xvio_vqd_get_used() returns them without reading the ring's index. */

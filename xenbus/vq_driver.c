@@ -498,6 +498,18 @@ unsigned xvio_vqd_in_flight(const struct xvio_vqd *q)
 	return q->in_flight;
 }
 
+void xvio_vqd_for_each(const struct xvio_vqd *q, void (*fn)(void *cookie, void *arg),
+                       void *arg)
+{
+	for (uint16_t h = q->oldest; h != NONE; h = q->slot[h].newer)
+		fn(q->slot[h].cookie, arg);
+}
+
+void *xvio_vqd_oldest(const struct xvio_vqd *q)
+{
+	return q->oldest != NONE ? q->slot[q->oldest].cookie : NULL;
+}
+
 unsigned xvio_vqd_free_descs(const struct xvio_vqd *q)
 {
 	return q->num_free;

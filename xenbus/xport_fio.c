@@ -145,9 +145,8 @@ static void post_done(struct fq *q, struct xvio_xport_freq *r, int rc)
 		r->status = rc;
 		d->pending--;
 		finish_later(d, r);
-	} else {
-		rl_append(&q->inflight, r);
 	}
+	/* else in flight: the vq keeps it, in posting order */
 }
 
 /* Something was posted: publish it with the next flush, poll for it. */
@@ -203,7 +202,7 @@ static void note_fault(struct xvio_xport_fdev *d, const char *msg)
  */
 static void prefetch_answer(const struct fq *q)
 {
-	const struct xvio_xport_freq *r = q->inflight.head;
+	const struct xvio_xport_freq *r = xvio_vqd_oldest(q->vq);
 
 	if (r && r->nin > 0) {
 		const struct xvio_xport_sg *sg = &r->sg[r->nout];
@@ -237,7 +236,6 @@ static unsigned fq_service(struct xport_q *xq)
 			break;
 		}
 		struct xvio_xport_freq *r = cookie;
-		rl_remove(&q->inflight, r);
 		put_ind(d, r);
 		r->status = 0;
 		r->len = len;
@@ -360,6 +358,21 @@ fail:
 	return rc;
 }
 
+/* The requests still in flight at teardown, collected in posting order. */
+struct keep {
+	struct xvio_xport_fdev *d;
+	struct rlist list;
+};
+
+static void keep_one(void *cookie, void *arg)
+{
+	struct keep *k = arg;
+	struct xvio_xport_freq *r = cookie;
+
+	put_ind(k->d, r);
+	rl_append(&k->list, r);
+}
+
 /*
  * End a queue's session: harvest completions the backend published
  * (validated like any other), keep the rest for the next session in their
@@ -378,7 +391,6 @@ static void fq_destroy(struct fq *q, bool may_end)
 		if (xvio_vqd_get_used(q->vq, &cookie, &len) <= 0)
 			break;
 		struct xvio_xport_freq *r = cookie;
-		rl_remove(&q->inflight, r);
 		r->status = 0;
 		r->len = len;
 		d->pending--;
@@ -390,9 +402,10 @@ static void fq_destroy(struct fq *q, bool may_end)
 	 * (we are closing under a live backend) it must not see it change;
 	 * the pages are abandoned then, and never reused either way.
 	 */
-	for (struct xvio_xport_freq *r = q->inflight.head; r; r = r->next)
-		put_ind(d, r);
-	rl_prepend(&d->backlog[q->idx], &q->inflight);
+	struct keep k = { d, { NULL, NULL } };
+
+	xvio_vqd_for_each(q->vq, keep_one, &k);
+	rl_prepend(&d->backlog[q->idx], &k.list);
 	xvio_vqd_free(q->vq);
 	if (q->port)
 		xvio_evtchn_unbind(ev, q->port);

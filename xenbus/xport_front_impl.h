@@ -25,7 +25,6 @@ struct fq {
 	struct xvio_vqd *vq;
 	bool up;           /* connected: posting allowed */
 	bool kick;         /* chains added since the last publication */
-	struct rlist inflight; /* posted, in posting order */
 	struct xvio_seg segs[XVIO_VQ_MAX_CHAIN];
 };
 
@@ -93,19 +92,6 @@ static inline struct xvio_xport_freq *rl_pop(struct rlist *l)
 		r->next = NULL;
 	}
 	return r;
-}
-
-static inline void rl_remove(struct rlist *l, struct xvio_xport_freq *r)
-{
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		l->head = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	else
-		l->tail = r->prev;
-	r->next = r->prev = NULL;
 }
 
 /* Put `front` (in order) before everything in l. */

@@ -133,6 +133,47 @@ static void t_order(void)
 	vqt_close(&t);
 }
 
+static void collect(void *cookie, void *arg)
+{
+	void ***at = arg;
+
+	*(*at)++ = cookie;
+}
+
+/* Listing what is in flight (a queue torn down without a reset) changes
+ * nothing: same chains and order as reset, ring untouched. */
+static void t_list(void)
+{
+	void *seen[8], **at = seen, *c;
+	uint16_t h;
+	uint32_t len;
+	struct vqt t;
+	uint8_t *before;
+
+	vqt_open(&t, 8, 0);
+	CHECK(xvio_vqd_oldest(t.d) == NULL);
+	add_req(&t, 4, false);   /* id 0 */
+	add_req(&t, 5, false);   /* ids 1, 2 */
+	add_req(&t, 6, false);
+	(void)xvio_vqd_kick_prepare(t.d);
+	CHECK(xvio_vqd_oldest(t.d) == (void *)4);
+	h = pop_req(&t, 4);
+	CHECK_INT(xvio_vqdev_push(t.v, h, 0), ==, 0);
+	CHECK_INT(xvio_vqd_get_used(t.d, &c, &len), ==, 1);
+	add_req(&t, 8, false);   /* reuses id 0, newest */
+	CHECK(xvio_vqd_oldest(t.d) == (void *)5);
+	before = malloc(t.bytes);
+	CHECK(before != NULL);
+	memcpy(before, t.ring, t.bytes);
+	xvio_vqd_for_each(t.d, collect, &at);
+	CHECK_INT(at - seen, ==, 3);
+	CHECK(seen[0] == (void *)5 && seen[1] == (void *)6 && seen[2] == (void *)8);
+	CHECK(memcmp(before, t.ring, t.bytes) == 0);
+	CHECK_INT(xvio_vqd_in_flight(t.d), ==, 3);
+	free(before);
+	vqt_close(&t);
+}
+
 /* Chains added but never published are in flight for the caller too. */
 static void t_unpublished(void)
 {
@@ -195,6 +236,7 @@ static void t_max(void)
 static const struct check_case cases[] = {
 	{ "in-flight", t_in_flight },
 	{ "order", t_order },
+	{ "list", t_list },
 	{ "unpublished", t_unpublished },
 	{ "broken", t_broken },
 	{ "max", t_max },
