@@ -7,12 +7,12 @@
  *
  * A request goes to the ring at once when the session is up and nothing
  * waits before it; otherwise it waits in a per-queue backlog (submission
- * order) until the ring has room and a session is up.  Once posted it sits
- * on the queue's in-flight list (posting order).  At teardown the used ring is harvested
- * once more and the in-flight list goes back to the head of the backlog,
- * so the next session resubmits them in their original order and every
- * request is handed back exactly once: through a used entry, or with
- * -ECANCELED when the device goes away.
+ * order) until the ring has room and a session is up.  Once posted it is
+ * on the vq's in-flight list (posting order).  At teardown the used ring
+ * is harvested once more and what is still in flight goes back to the
+ * head of the backlog, so the next session resubmits those requests in
+ * their original order and every request is handed back exactly once:
+ * through a used entry, or with -ECANCELED when the device goes away.
  */
 #include <errno.h>
 #include <stdio.h>
