@@ -54,9 +54,8 @@ struct xvio_vqd {
 	unsigned in_flight;
 	uint16_t avail_idx;   /* next avail entry we fill */
 	uint16_t avail_pub;   /* avail.idx as we last published it */
-	uint16_t last_used;   /* used entries taken */
+	uint64_t used_taken;  /* used entries taken this session (never wraps) */
 	uint16_t used_seen;   /* validated copy of used.idx */
-	uint64_t used_taken;  /* last_used, never wrapping (a session's count) */
 	uint16_t avail_flags; /* what we wrote to avail.flags */
 	uint16_t used_event;  /* what we wrote to used_event */
 	uint16_t oldest;      /* in-flight list ends, NONE when empty */
@@ -64,6 +63,12 @@ struct xvio_vqd {
 	char err[XVIO_VQ_ERR_MAX];
 	struct vqd_slot slot[];
 };
+
+/* used.ring index of the next entry to take (the count, as the ring wraps). */
+static inline uint16_t last_used(const struct xvio_vqd *q)
+{
+	return (uint16_t)q->used_taken;
+}
 
 static int vqd_fail(struct xvio_vqd *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -96,8 +101,8 @@ static void vqd_init_state(struct xvio_vqd *q)
 	q->num_free = n;
 	q->in_flight = 0;
 	q->avail_idx = q->avail_pub = 0;
-	q->last_used = q->used_seen = 0;
 	q->used_taken = 0;
+	q->used_seen = 0;
 	q->avail_flags = 0;
 	/* Not what the ring holds, so the first fetch writes it. */
 	q->used_event = 0xffff;
@@ -280,7 +285,7 @@ int xvio_vqd_add(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n, vo
  */
 static void mark_published(struct xvio_vqd *q)
 {
-	uint64_t seen = q->used_taken + (uint16_t)(q->used_seen - q->last_used);
+	uint64_t seen = q->used_taken + (uint16_t)(q->used_seen - last_used(q));
 
 	for (uint16_t h = q->newest; h != NONE && q->slot[h].state == SLOT_ADDED;
 	     h = q->slot[h].older) {
@@ -343,7 +348,7 @@ static int check_used(struct xvio_vqd *q, unsigned pos, uint32_t id, uint32_t le
 	if (q->used_taken < s->pub_seen)
 		return vqd_fail(q, "used.ring[%u]: id %u was not made available yet when this "
 		                "entry was published (it was, once used.idx was %u)", pos, id,
-		                (uint16_t)(q->last_used + (s->pub_seen - q->used_taken)));
+		                (uint16_t)s->pub_seen);
 	if (len > s->in_bytes)
 		return vqd_fail(q, "used.ring[%u]: id %u: length %u exceeds the %u writable "
 		                "bytes posted", pos, id, len, s->in_bytes);
@@ -391,24 +396,24 @@ static int fetch_used_idx(struct xvio_vqd *q)
 {
 	uint16_t idx;
 
-	if (q->event_idx && !q->cb_disabled && q->used_event != q->last_used) {
+	if (q->event_idx && !q->cb_disabled && q->used_event != last_used(q)) {
 		/* Ask to be interrupted for the next completion, and make the
 		 * request visible before we look at used.idx: pairs with the
 		 * xvio_mb() between the device's used.idx store and its
 		 * used_event load (vq_device.c xvio_vqdev_need_notify).  An
 		 * event already armed at this value was fenced when it was
 		 * written, so a poll of an empty ring costs no barrier. */
-		set_used_event(q, q->last_used);
+		set_used_event(q, last_used(q));
 		xvio_mb();
 	}
 	/* Pairs with the release store of used.idx in the device's push:
 	 * the entries below it are visible once the index is. */
 	idx = vr_get16_acquire(vr_used_idx(&q->r));
-	if ((uint16_t)(idx - q->last_used) > q->r.num)
+	if ((uint16_t)(idx - last_used(q)) > q->r.num)
 		return vqd_fail(q, "used.idx jumped from %u to %u (queue size %u)",
-		                q->last_used, idx, q->r.num);
+		                last_used(q), idx, q->r.num);
 	q->used_seen = idx;
-	return idx != q->last_used;
+	return idx != last_used(q);
 }
 
 int xvio_vqd_get_used(struct xvio_vqd *q, void **cookie, uint32_t *len)
@@ -420,12 +425,12 @@ int xvio_vqd_get_used(struct xvio_vqd *q, void **cookie, uint32_t *len)
 
 	if (q->broken)
 		return -EPROTO;
-	if (q->last_used == q->used_seen) {
+	if (last_used(q) == q->used_seen) {
 		rc = fetch_used_idx(q);
 		if (rc <= 0)
 			return rc;
 	}
-	pos = q->last_used & q->r.mask;
+	pos = last_used(q) & q->r.mask;
 	e = vr_used_elem(&q->r, pos);
 	/* Covered by the acquire load of used.idx in fetch_used_idx(). */
 	id = vr_get32(e + VR_USED_ID);
@@ -433,7 +438,6 @@ int xvio_vqd_get_used(struct xvio_vqd *q, void **cookie, uint32_t *len)
 	rc = check_used(q, pos, id, n);
 	if (rc < 0)
 		return rc;
-	q->last_used++;
 	q->used_taken++;
 	*cookie = q->slot[id].cookie;
 	*len = n;
@@ -450,7 +454,7 @@ void xvio_vqd_disable_cb(struct xvio_vqd *q)
 	 * spurious.  With EVENT_IDX, an event just behind everything the
 	 * device can still publish is never crossed before we re-enable. */
 	if (q->event_idx) {
-		set_used_event(q, (uint16_t)(q->last_used - 1));
+		set_used_event(q, (uint16_t)(last_used(q) - 1));
 	} else {
 		q->avail_flags |= VRING_AVAIL_F_NO_INTERRUPT;
 		vr_put16(vr_avail_flags(&q->r), q->avail_flags);
@@ -461,7 +465,7 @@ bool xvio_vqd_enable_cb(struct xvio_vqd *q)
 {
 	q->cb_disabled = false;
 	if (q->event_idx) {
-		set_used_event(q, q->last_used);
+		set_used_event(q, last_used(q));
 	} else {
 		q->avail_flags &= (uint16_t)~VRING_AVAIL_F_NO_INTERRUPT;
 		vr_put16(vr_avail_flags(&q->r), q->avail_flags);
@@ -470,10 +474,10 @@ bool xvio_vqd_enable_cb(struct xvio_vqd *q)
 	 * completion published in between goes unnoticed by both sides:
 	 * pairs with the xvio_mb() in the device's need_notify. */
 	xvio_mb();
-	if (q->broken || q->used_seen != q->last_used)
+	if (q->broken || q->used_seen != last_used(q))
 		return false;
 	/* A hint only: get_used() reads and checks the index itself. */
-	return vr_get16(vr_used_idx(&q->r)) == q->last_used;
+	return vr_get16(vr_used_idx(&q->r)) == last_used(q);
 }
 
 /* ---- reconnect ---- */
@@ -517,7 +521,7 @@ unsigned xvio_vqd_free_descs(const struct xvio_vqd *q)
 
 bool xvio_vqd_used_seen(const struct xvio_vqd *q)
 {
-	return !q->broken && q->used_seen != q->last_used;
+	return !q->broken && q->used_seen != last_used(q);
 }
 
 bool xvio_vqd_broken(const struct xvio_vqd *q)
