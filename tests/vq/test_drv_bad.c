@@ -157,6 +157,21 @@ static void t_unpublished(void)
 	expect("used.ring[0]: id 4 was not made available yet");
 }
 
+/* Take the completion of id 0 (cookie 1, length 1), then post a chain
+ * (cookie 9, 100 writable bytes) that reuses id 0 and publish it. */
+static void take_and_repost(void)
+{
+	struct xvio_seg s = { .addr = 9, .len = 100, .write = true };
+	void *c;
+	uint32_t len;
+
+	CHECK_INT(get(&c, &len), ==, 1);
+	CHECK(c == (void *)1 && len == 1);
+	CHECK_INT(xvio_vqd_add(t.d, &s, 1, (void *)9, NULL), ==, 0);
+	CHECK_INT(vqt_avail_head(&t, 3), ==, 0);
+	CHECK(xvio_vqd_kick_prepare(t.d));
+}
+
 /*
  * The same id twice in one batch, with the driver re-posting and
  * publishing that id between taking the two entries (as a frontend's
@@ -166,18 +181,10 @@ static void t_unpublished(void)
  */
 static void t_repeat_reposted(void)
 {
-	struct xvio_seg s = { .addr = 9, .len = 100, .write = true };
-	void *c;
-	uint32_t len;
-
 	setup_three(0);
 	used(0, 0, 1);
 	used(1, 0, 1);
-	CHECK_INT(get(&c, &len), ==, 1);
-	CHECK(c == (void *)1 && len == 1);
-	CHECK_INT(xvio_vqd_add(t.d, &s, 1, (void *)9, NULL), ==, 0);
-	CHECK_INT(vqt_avail_head(&t, 3), ==, 0);
-	CHECK(xvio_vqd_kick_prepare(t.d));
+	take_and_repost();
 	expect("used.ring[1]: id 0 was not made available yet when this entry was "
 	       "published (it was, once used.idx was 2)");
 }
@@ -186,15 +193,12 @@ static void t_repeat_reposted(void)
  * published it: a good completion. */
 static void t_reposted_good(void)
 {
-	struct xvio_seg s = { .addr = 9, .len = 100, .write = true };
 	void *c;
 	uint32_t len;
 
 	setup_three(0);
 	used(0, 0, 1);
-	CHECK_INT(get(&c, &len), ==, 1);
-	CHECK_INT(xvio_vqd_add(t.d, &s, 1, (void *)9, NULL), ==, 0);
-	CHECK(xvio_vqd_kick_prepare(t.d));
+	take_and_repost();
 	used(1, 0, 2);
 	CHECK_INT(get(&c, &len), ==, 1);
 	CHECK(c == (void *)9 && len == 2);
