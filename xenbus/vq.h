@@ -105,6 +105,17 @@ void xvio_vqd_free(struct xvio_vqd *q);
 int xvio_vqd_add(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n, void *cookie,
                  const struct xvio_vq_indirect *ind);
 
+/*
+ * xvio_vqd_add() without the chain checks, for a caller whose chains keep
+ * add()'s rules by construction (the transport checks each request once,
+ * on submit): `n` > 0 segments, readable ones first, each 1 byte to 4 MiB,
+ * 64 MiB in all, `in_bytes` the sum of the writable ones.  Always direct.
+ * Returns 0, -ENOSPC, -EINVAL for n == 0 or over the queue size, -EPROTO
+ * if broken.
+ */
+int xvio_vqd_add_checked(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n,
+                         uint32_t in_bytes, void *cookie);
+
 /* Publish what was added; true if the device must be notified now. */
 bool xvio_vqd_kick_prepare(struct xvio_vqd *q);
 

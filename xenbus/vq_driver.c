@@ -246,12 +246,27 @@ static void track(struct xvio_vqd *q, uint16_t head, uint32_t in_bytes, void *co
 	q->in_flight++;
 }
 
+/* A checked chain into the ring (ind: as one indirect descriptor). */
+static inline int add_chain(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n,
+                            uint32_t in_bytes, void *cookie, const struct xvio_vq_indirect *ind)
+{
+	uint16_t head;
+
+	if (q->num_free < (ind ? 1 : n))
+		return -ENOSPC;
+	head = ind ? post_indirect(q, segs, n, ind) : post_direct(q, segs, n);
+	track(q, head, in_bytes, cookie);
+	/* Visible to the device only with kick_prepare's release store. */
+	vr_set16(vr_avail_ring(&q->r, q->avail_idx & q->r.mask), head);
+	q->avail_idx++;
+	return 0;
+}
+
 int xvio_vqd_add(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n, void *cookie,
                  const struct xvio_vq_indirect *ind)
 {
 	bool use_ind = ind && q->indirect;
 	uint32_t in_bytes;
-	uint16_t head;
 	int rc;
 
 	if (q->broken)
@@ -263,14 +278,18 @@ int xvio_vqd_add(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n, vo
 		return -EINVAL;
 	if (!use_ind && n > q->r.num)
 		return -EINVAL;
-	if (q->num_free < (use_ind ? 1 : n))
-		return -ENOSPC;
-	head = use_ind ? post_indirect(q, segs, n, ind) : post_direct(q, segs, n);
-	track(q, head, in_bytes, cookie);
-	/* Visible to the device only with kick_prepare's release store. */
-	vr_set16(vr_avail_ring(&q->r, q->avail_idx & q->r.mask), head);
-	q->avail_idx++;
-	return 0;
+	return add_chain(q, segs, n, in_bytes, cookie, use_ind ? ind : NULL);
+}
+
+int xvio_vqd_add_checked(struct xvio_vqd *q, const struct xvio_seg *segs, unsigned n,
+                         uint32_t in_bytes, void *cookie)
+{
+	if (q->broken)
+		return -EPROTO;
+	/* n - 1 wraps for n == 0: one test for both ends. */
+	if (n - 1u >= q->r.num)
+		return -EINVAL;
+	return add_chain(q, segs, n, in_bytes, cookie, NULL);
 }
 
 /* ---- publishing and kicking ---- */

@@ -360,7 +360,8 @@ void xvio_xport_buf_free(struct xvio_xport_fdev *d, struct xvio_xport_buf *b);
  * the first session).  It is posted when the ring has room (in submission
  * order) and while connected; otherwise it waits.  Returns 0, or -EINVAL
  * for a malformed request (no segment, empty segment, a segment outside
- * its buffer, more than 256 descriptors, queue out of range) or -ENODEV
+ * its buffer or over 4 MiB, more than 256 descriptors or 64 MiB in all,
+ * queue out of range) or -ENODEV
  * after the device was removed.  Kicks are batched: they go out at the end
  * of the current dispatch, or at once when called outside dispatch.
  */

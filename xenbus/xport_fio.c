@@ -75,11 +75,13 @@ static int grant_segs(const struct xvio_xport_fdev *d, uint32_t off, uint32_t le
 	return (int)n;
 }
 
+/* The chain of a checked request; *in_bytes its writable bytes. */
 static int build_segs(const struct xvio_xport_fdev *d, const struct xvio_xport_freq *r,
-                      struct xvio_seg *segs)
+                      struct xvio_seg *segs, uint32_t *in_bytes)
 {
 	/* Copies: the segment stores below could alias the request. */
 	unsigned nout = r->nout, total = nout + r->nin;
+	uint32_t in = 0; /* check_req() bounded the sum */
 	int n = 0;
 
 	if (!grant_mode(d)) {
@@ -88,7 +90,9 @@ static int build_segs(const struct xvio_xport_fdev *d, const struct xvio_xport_f
 			const struct xvio_xport_sg *sg = &r->sg[i];
 
 			segs[i] = (struct xvio_seg){ sg->buf->off + sg->off, sg->len, i >= nout };
+			in += i >= nout ? sg->len : 0;
 		}
+		*in_bytes = in;
 		return (int)total;
 	}
 	for (unsigned i = 0; i < total; i++) {
@@ -97,7 +101,9 @@ static int build_segs(const struct xvio_xport_fdev *d, const struct xvio_xport_f
 		n = grant_segs(d, sg->buf->off + sg->off, sg->len, i >= nout, segs, (unsigned)n);
 		if (n < 0)
 			return n;
+		in += i >= nout ? sg->len : 0;
 	}
+	*in_bytes = in;
 	return n;
 }
 
@@ -107,7 +113,8 @@ static int post_one(struct fq *q, struct xvio_xport_freq *r)
 {
 	struct xvio_xport_fdev *d = q->d;
 	struct xvio_vq_indirect ind, *pind = NULL;
-	int n = build_segs(d, r, q->segs), rc;
+	uint32_t in_bytes;
+	int n = build_segs(d, r, q->segs, &in_bytes), rc;
 
 	if (n < 0)
 		return n;
@@ -122,12 +129,15 @@ static int post_one(struct fq *q, struct xvio_xport_freq *r)
 			return -ENOMEM; /* neither fits now */
 		}
 	}
-	if (!pind && (unsigned)n > q->size)
+	if (pind) {
+		rc = xvio_vqd_add(q->vq, q->segs, (unsigned)n, r, pind);
+		if (rc < 0)
+			put_ind(d, r);
+		return rc;
+	}
+	if ((unsigned)n > q->size)
 		return -E2BIG;
-	rc = xvio_vqd_add(q->vq, q->segs, (unsigned)n, r, pind);
-	if (rc < 0)
-		put_ind(d, r);
-	return rc;
+	return xvio_vqd_add_checked(q->vq, q->segs, (unsigned)n, in_bytes, r);
 }
 
 /* Does post_one()'s result say wait (keep the request, try later)? */
@@ -477,21 +487,29 @@ void xvio_xport_buf_free(struct xvio_xport_fdev *d, struct xvio_xport_buf *b)
 	xport_area_free(&d->area, b);
 }
 
+/*
+ * The one check of a request: its chain then keeps every rule of
+ * xvio_vqd_add() by construction (readable entries come first, and a
+ * grant-mode split only shortens segments), so posting it does not
+ * check again (xvio_vqd_add_checked).
+ */
 static int check_req(const struct xvio_xport_fdev *d, unsigned queue,
                      const struct xvio_xport_freq *r)
 {
 	unsigned n = r->nout + r->nin;
+	uint64_t total = 0;
 
 	if (queue >= (d->nq ? d->nq : 1) || !r->sg || n == 0 || n > XVIO_VQ_MAX_CHAIN)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		const struct xvio_xport_sg *sg = &r->sg[i];
 
-		if (!sg->buf || !sg->buf->ptr || sg->len == 0 || sg->off > sg->buf->len ||
-		    sg->len > sg->buf->len - sg->off)
+		if (!sg->buf || !sg->buf->ptr || sg->len == 0 || sg->len > XVIO_VQ_MAX_SEG ||
+		    sg->off > sg->buf->len || sg->len > sg->buf->len - sg->off)
 			return -EINVAL;
+		total += sg->len;
 	}
-	return 0;
+	return total > XVIO_VQ_MAX_CHAIN_BYTES ? -EINVAL : 0;
 }
 
 int xvio_xport_submit(struct xvio_xport_fdev *d, unsigned queue, struct xvio_xport_freq *r)

@@ -286,6 +286,45 @@ static void t_add_invalid(void)
 	CHECK_INT(vqt_avail_idx(&t), ==, 0);                                 /* not kicked */
 }
 
+/* add_checked() trusts the chain but not the ring's state. */
+static void t_add_checked_invalid(void)
+{
+	struct xvio_seg s[9];
+
+	vqt_open(&t, 8, 0);
+	for (unsigned i = 0; i < 9; i++)
+		s[i] = (struct xvio_seg){ .addr = i, .len = 1, .write = i >= 4 };
+	CHECK_INT(xvio_vqd_add_checked(t.d, s, 0, 0, NULL), ==, -EINVAL);   /* empty */
+	CHECK_INT(xvio_vqd_add_checked(t.d, s, 9, 5, NULL), ==, -EINVAL);   /* > size */
+	CHECK_INT(xvio_vqd_add_checked(t.d, s, 8, 4, NULL), ==, 0);
+	CHECK_INT(xvio_vqd_add_checked(t.d, s, 1, 0, NULL), ==, -ENOSPC);
+	CHECK_INT(xvio_vqd_in_flight(t.d), ==, 1);
+	CHECK(xvio_vqd_kick_prepare(t.d));
+	used(0, 5, 0); /* inside the chain at 0 */
+	expect("used.ring[0]: id 5 is not a chain head (it is inside the chain at 0)");
+	CHECK_INT(xvio_vqd_add_checked(t.d, s, 1, 0, NULL), ==, -EPROTO);
+}
+
+/* The writable bytes the caller states are the limit completions meet. */
+static void t_add_checked_len(void)
+{
+	struct xvio_seg b[2] = { { .addr = 2, .len = 10 }, { .addr = 3, .len = 50, .write = true } };
+	void *c;
+	uint32_t len;
+
+	vqt_open(&t, 8, 0);
+	CHECK_INT(xvio_vqd_add_checked(t.d, b, 2, 50, (void *)7), ==, 0);
+	CHECK_INT(xvio_vqd_add_checked(t.d, b, 2, 50, (void *)8), ==, 0);
+	CHECK(xvio_vqd_kick_prepare(t.d));
+	CHECK_INT(vqt_avail_head(&t, 0), ==, 0);
+	CHECK_INT(vqt_avail_head(&t, 1), ==, 2);
+	used(0, 0, 50);
+	CHECK_INT(get(&c, &len), ==, 1);
+	CHECK(c == (void *)7 && len == 50);
+	used(1, 2, 51);
+	expect("used.ring[1]: id 2: length 51 exceeds the 50 writable bytes posted");
+}
+
 static const struct check_case cases[] = {
 	{ "good", t_good },
 	{ "id-range", t_id_range },
@@ -303,6 +342,8 @@ static const struct check_case cases[] = {
 	{ "held-over-wrap", t_held_over_wrap },
 	{ "indirect-len", t_indirect_len },
 	{ "add-invalid", t_add_invalid },
+	{ "add-checked-invalid", t_add_checked_invalid },
+	{ "add-checked-len", t_add_checked_len },
 };
 
 static void teardown(void)
