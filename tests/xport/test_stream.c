@@ -15,6 +15,9 @@
  *                17 descriptors: each is handed back once with -E2BIG
  *                (whether it went to the ring at once or waited in the
  *                backlog) and the rest complete as usual
+ * malformed     11 requests each malformed in one way, submitted at
+ *                connect: each refused at once with -EINVAL, none left
+ *                pending, then 2000 good ones complete as usual
  * long (slow)    8M requests in data-area mode, then 2M in grant mode
  *                (a fifth of each under ASan, see test_long),
  *                on two devices of one backend (the figures go to the log)
@@ -86,6 +89,17 @@ static void test_refused(void)
 	xp_scene_stop(&sc);
 }
 
+static void test_malformed(void)
+{
+	static const char *const extra[] = { "--malformed", NULL };
+	char line[512];
+
+	xp_scene_start(&sc, 1, "--spin-us", "50", NULL);
+	run_front(sc.dom, 1, "data-area", "2000", extra, 60, line, sizeof(line));
+	CHECK_INT(xp_field(line, "malformed"), ==, 11);
+	xp_scene_stop(&sc);
+}
+
 static void test_no_event_idx(void)
 {
 	static const char *const extra[] = { "--no-event-idx", "--spin-us", "0", NULL };
@@ -128,6 +142,7 @@ int main(int argc, char **argv)
 		{ "grant", test_grant },
 		{ "no-event-idx", test_no_event_idx },
 		{ "refused", test_refused },
+		{ "malformed", test_malformed },
 		{ "long", test_long },
 	};
 

@@ -69,6 +69,7 @@ static struct {
 	uint64_t rng;
 	uint64_t progress;
 	uint64_t oversize; /* every Nth request is refused (-E2BIG), 0: none */
+	bool malformed;    /* first submit requests the transport must refuse */
 	bool linger;
 } opt = {
 	.devid = -1, .total = 1000, .queues = 1, .qsize = 256, .pages = 1024,
@@ -84,7 +85,7 @@ static struct {
 	unsigned nreq;
 	struct treq *whead, *wtail;
 	uint8_t *seen;
-	uint64_t issued, completed, errors, dups, cancelled, refused;
+	uint64_t issued, completed, errors, dups, cancelled, refused, malformed;
 	bool started, finished, stopping, removed;
 	struct timespec t0, t1;
 	uint64_t rs;
@@ -138,10 +139,11 @@ static void report(const char *what)
 
 	clock_gettime(CLOCK_MONOTONIC, &tf.t1);
 	s = tf.started ? secs(&tf.t0, &tf.t1) : 0;
-	printf("%s completed=%llu errors=%llu dups=%llu cancelled=%llu refused=%llu sessions=%u "
-	       "secs=%.3f rps=%.0f\n", what, (unsigned long long)tf.completed,
+	printf("%s completed=%llu errors=%llu dups=%llu cancelled=%llu refused=%llu malformed=%llu "
+	       "sessions=%u secs=%.3f rps=%.0f\n", what, (unsigned long long)tf.completed,
 	       (unsigned long long)tf.errors, (unsigned long long)tf.dups,
 	       (unsigned long long)tf.cancelled, (unsigned long long)tf.refused,
+	       (unsigned long long)tf.malformed,
 	       tf.dev ? xvio_xport_fdev_sessions(tf.dev) : 0, s,
 	       s > 0 ? (double)tf.completed / s : 0.0);
 }
@@ -395,6 +397,71 @@ static int tf_setup(struct xvio_xport_fdev *d, xs_transaction_t t, const char *b
 	                        &tf.seed, err);
 }
 
+/*
+ * Requests the transport must refuse on submit with -EINVAL, taking
+ * nothing: each malformed in one way.  A forged buffer (a copy of a real
+ * one claiming more bytes) reaches the protocol's length limits without
+ * allocating them; refused requests are never read.  Counts refusals in
+ * tf.malformed and anything else in tf.errors.
+ */
+static void submit_malformed(void)
+{
+	enum { N_SG = XVIO_VQ_MAX_CHAIN + 1 };
+	static struct xvio_xport_sg sg[N_SG];
+	struct xvio_xport_buf real, big;
+	struct xvio_xport_freq r;
+	unsigned pending = xvio_xport_fdev_pending(tf.dev);
+	int c;
+
+	if (xvio_xport_buf_alloc(tf.dev, 64, &real) < 0) {
+		fprintf(stderr, "xvio-testfront: malformed: no buffer\n");
+		tf.errors++;
+		return;
+	}
+	big = real;
+	big.len = XVIO_VQ_MAX_SEG * 2;
+	for (c = 0; c < 11; c++) {
+		unsigned queue = 0;
+		int rc;
+
+		for (unsigned i = 0; i < N_SG; i++)
+			sg[i] = (struct xvio_xport_sg){ &real, 0, 64 };
+		r = (struct xvio_xport_freq){ .sg = sg, .nout = 1, .nin = 1, .cookie = NULL };
+		switch (c) {
+		case 0: r.sg = NULL; break;
+		case 1: r.nout = r.nin = 0; break;
+		case 2: r.nout = XVIO_VQ_MAX_CHAIN; break;       /* 257 entries */
+		case 3: sg[1].buf = NULL; break;
+		case 4: sg[1].len = 0; break;
+		case 5: sg[1].off = 65; sg[1].len = 1; break;    /* starts past the end */
+		case 6: sg[1].off = 1; break;                    /* ends past the end */
+		case 7: sg[0].buf = &big; sg[0].len = XVIO_VQ_MAX_SEG + 1; break;
+		case 8: /* 17 x 4 MiB = 68 MiB in all */
+			r.nout = 17;
+			r.nin = 0;
+			for (unsigned i = 0; i < 17; i++)
+				sg[i] = (struct xvio_xport_sg){ &big, 0, XVIO_VQ_MAX_SEG };
+			break;
+		case 9: queue = opt.queues; break;
+		case 10: sg[0].buf = &(struct xvio_xport_buf){ .ptr = NULL, .len = 64 }; break;
+		}
+		rc = xvio_xport_submit(tf.dev, queue, &r);
+		if (rc == -EINVAL) {
+			tf.malformed++;
+		} else {
+			fprintf(stderr, "xvio-testfront: malformed request %d: submit gave %d, "
+			        "want %d\n", c, rc, -EINVAL);
+			tf.errors++;
+		}
+	}
+	if (xvio_xport_fdev_pending(tf.dev) != pending) {
+		fprintf(stderr, "xvio-testfront: malformed requests left %u pending\n",
+		        xvio_xport_fdev_pending(tf.dev) - pending);
+		tf.errors++;
+	}
+	xvio_xport_buf_free(tf.dev, &real);
+}
+
 static void tf_connected(struct xvio_xport_fdev *d)
 {
 	printf("connected %u fds=%u maps=%u\n", xvio_xport_fdev_sessions(d),
@@ -402,6 +469,8 @@ static void tf_connected(struct xvio_xport_fdev *d)
 	if (tf.started)
 		return;
 	tf.started = true;
+	if (opt.malformed)
+		submit_malformed();
 	clock_gettime(CLOCK_MONOTONIC, &tf.t0);
 	for (unsigned i = 0; i < tf.nreq; i++)
 		pump(&tf.reqs[i]);
@@ -491,6 +560,7 @@ static void parse(int argc, char **argv)
 		{ "no-event-idx", 0, NULL, 'E' }, { "spin-us", 1, NULL, 's' },
 		{ "rng", 1, NULL, 'R' }, { "progress", 1, NULL, 'P' },
 		{ "linger", 0, NULL, 'L' }, { "oversize", 1, NULL, 'O' },
+		{ "malformed", 0, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -515,6 +585,7 @@ static void parse(int argc, char **argv)
 		case 'P': opt.progress = num(optarg); break;
 		case 'L': opt.linger = true; break;
 		case 'O': opt.oversize = num(optarg); break;
+		case 'M': opt.malformed = true; break;
 		default: exit(2);
 		}
 	}
