@@ -247,15 +247,11 @@ void xport_q_detach(struct xport_q *q)
 	}
 }
 
-void xport_q_activate(struct xport_q *q)
+/* The slow half of xport_q_activate(): q was not polling. */
+void xport_q_join_active(struct xport_q *q)
 {
 	struct xvio_xport_ctx *c = q->ctx;
 
-	/* The window restarts at the next look at the clock: a submission
-	 * costs no clock read. */
-	q->fresh = true;
-	if (q->active)
-		return;
 	c->worked = true; /* no yield before the peer had a chance */
 	q->ops->quiet(q);
 	q->active = true;
@@ -268,7 +264,8 @@ void xport_q_activate(struct xport_q *q)
 	c->atail = q;
 }
 
-void xport_q_want_flush(struct xport_q *q)
+/* The slow half of xport_q_want_flush(): q is not on the flush list. */
+void xport_q_join_flush(struct xport_q *q)
 {
 	struct xvio_xport_ctx *c = q->ctx;
 
@@ -276,8 +273,6 @@ void xport_q_want_flush(struct xport_q *q)
 		q->ops->flush(q);
 		return;
 	}
-	if (q->flushing)
-		return;
 	q->flushing = true;
 	q->fnext = c->fhead;
 	c->fhead = q;

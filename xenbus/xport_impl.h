@@ -76,10 +76,28 @@ void xport_q_init(struct xport_q *q, struct xvio_xport_ctx *c, const struct xpor
 int xport_q_route(struct xport_q *q, xvio_port_t port);
 /* Forget q: unroute, leave the active and flush lists.  Idempotent. */
 void xport_q_detach(struct xport_q *q);
-/* Start polling q now (after an event or a submission). */
-void xport_q_activate(struct xport_q *q);
-/* Flush q at the end of dispatch, or now outside dispatch. */
-void xport_q_want_flush(struct xport_q *q);
+void xport_q_join_active(struct xport_q *q);
+void xport_q_join_flush(struct xport_q *q);
+
+/* Start polling q now (after an event or a submission).  Inline: once per
+ * request on both sides, and q is nearly always polling already. */
+static inline void xport_q_activate(struct xport_q *q)
+{
+	/* The window restarts at the next look at the clock: a submission
+	 * costs no clock read. */
+	q->fresh = true;
+	if (!q->active)
+		xport_q_join_active(q);
+}
+
+/* Flush q at the end of dispatch, or now outside dispatch.  The flush
+ * list is empty outside dispatch and batches, so a queue on it waits for
+ * that flush either way. */
+static inline void xport_q_want_flush(struct xport_q *q)
+{
+	if (!q->flushing)
+		xport_q_join_flush(q);
+}
 
 struct xvio_evtchn *xport_ctx_evtchn(struct xvio_xport_ctx *c);
 bool xport_ctx_in_dispatch(const struct xvio_xport_ctx *c);
