@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stamp.h"
 #include "vq_impl.h"
 
 #define DESC_SIZE sizeof(struct vring_desc)
@@ -371,6 +372,7 @@ static int fetch_avail_idx(struct xvio_vqdev *q)
 		return violation(q, "avail.idx jumped from %u to %u (queue size %u)",
 		                 q->last_avail, idx, q->r.num);
 	q->avail_seen = idx;
+	XVIO_STAMP_IF(idx != q->last_avail, device_seen);
 	return idx != q->last_avail;
 }
 
@@ -438,6 +440,7 @@ void xvio_vqdev_publish(struct xvio_vqdev *q)
 	 * acquire load of used.idx in the driver (vq_driver.c
 	 * fetch_used_idx). */
 	vr_put16_release(vr_used_idx(&q->r), q->used_idx);
+	XVIO_STAMP(device_pub);
 	q->used_pub = q->used_idx;
 }
 

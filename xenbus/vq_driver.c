@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stamp.h"
 #include "vq_impl.h"
 
 #define NONE 0xffffu
@@ -328,6 +329,7 @@ bool xvio_vqd_kick_prepare(struct xvio_vqd *q)
 	if (q->broken || old == new_idx)
 		return false;
 	mark_published(q);
+	XVIO_STAMP(driver_pub);
 	/* Descriptors and avail entries written by add() become visible no
 	 * later than the index: pairs with the acquire load of avail.idx in
 	 * the device's pop (vq_device.c fetch_avail_idx). */
@@ -432,6 +434,7 @@ static int fetch_used_idx(struct xvio_vqd *q)
 		return vqd_fail(q, "used.idx jumped from %u to %u (queue size %u)",
 		                last_used(q), idx, q->r.num);
 	q->used_seen = idx;
+	XVIO_STAMP_IF(idx != last_used(q), driver_seen);
 	return idx != last_used(q);
 }
 
