@@ -44,6 +44,7 @@
 
 #include "../../tests/xport/testdev.h"
 #include "bench.h"
+#include "bench_ring.h"
 #include "xport.h"
 
 #define REQ_BYTES BENCH_REQ_BYTES
@@ -64,14 +65,6 @@ struct rreq {
 	struct xvio_xport_sg sg[2];
 	struct xvio_xport_buf out, in;
 	uint64_t seq;
-};
-
-/* What one phase does: keep `depth` in flight until `count` completed
- * (count > 0) or until `seconds` passed (count == 0). */
-struct phase {
-	unsigned depth;
-	uint64_t count;
-	double seconds;
 };
 
 static struct {
@@ -193,7 +186,7 @@ static void rf_turn(struct pollfd *pfd)
 }
 
 /* Run a phase to its end (nothing in flight); returns its seconds. */
-static double rf_phase(struct pollfd *pfd, const struct phase *ph)
+double rf_phase(struct pollfd *pfd, const struct phase *ph)
 {
 	rf.issued = rf.done = 0;
 	rf.turns = rf.sleeps = rf.busy = 0;
@@ -208,8 +201,8 @@ static double rf_phase(struct pollfd *pfd, const struct phase *ph)
 	return rf.t1 - rf.t0;
 }
 
-static void rf_init(unsigned spin_us, unsigned devid, struct pollfd *pfd,
-                    struct xvio_xport_front **f)
+void rf_init(unsigned spin_us, unsigned devid, struct pollfd *pfd,
+             struct xvio_xport_front **f)
 {
 	struct xvio_xport_ctx_params cp = { .spin_us = spin_us };
 	struct xvio_xport_front_params fp = {
@@ -260,10 +253,15 @@ static void rf_init(unsigned spin_us, unsigned devid, struct pollfd *pfd,
 	}
 }
 
-static void rf_fini(struct xvio_xport_front *f)
+void rf_fini(struct xvio_xport_front *f)
 {
 	xvio_xport_front_free(f);
 	xvio_xport_ctx_free(rf.ctx);
+}
+
+uint64_t rf_errors(void)
+{
+	return rf.errors;
 }
 
 /* Timed: depth 1 latency and depth 64 rate, written to `fd`. */
@@ -481,7 +479,7 @@ static void self_path(struct ring_opts *o)
 }
 
 /* A device made as a toolstack makes one (tests/xport/xptest.c). */
-static void make_device(struct xs_handle *xs, int guest, unsigned devid)
+void make_device(struct xs_handle *xs, int guest, unsigned devid)
 {
 	struct xs_permissions fe_perms[2] = {
 		{ .id = (unsigned)guest, .perms = XS_PERM_NONE },
@@ -520,7 +518,7 @@ static void make_device(struct xs_handle *xs, int guest, unsigned devid)
 	}
 }
 
-static void remove_device(struct xs_handle *xs, int guest, unsigned devid)
+void remove_device(struct xs_handle *xs, int guest, unsigned devid)
 {
 	char path[128];
 
@@ -547,7 +545,7 @@ static pid_t spawn(char *const *argv)
 
 /* A child that runs one side of a timed figure (0: frontend, 1: backend),
  * pinned, and killed by SIDE_TIMEOUT if it hangs; returns as fork(). */
-static pid_t fork_side(unsigned side)
+pid_t fork_side(unsigned side)
 {
 	pid_t pid = fork();
 
@@ -561,7 +559,7 @@ static pid_t fork_side(unsigned side)
 }
 
 /* The backend: forked (timed) or re-executed under callgrind (out != NULL). */
-static pid_t start_back(const struct ring_opts *o, unsigned spin_us, const char *out)
+pid_t start_back(const struct ring_opts *o, unsigned spin_us, const char *out)
 {
 	int p[2];
 	char buf[8];
@@ -593,7 +591,7 @@ static pid_t start_back(const struct ring_opts *o, unsigned spin_us, const char 
 	return pid;
 }
 
-static void stop_back(pid_t pid)
+void stop_back(pid_t pid)
 {
 	kill(pid, SIGTERM);
 	bench_wait_ok(pid, "backend");
