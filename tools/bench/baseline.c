@@ -24,6 +24,8 @@
 
 #include "barrier.h"
 #include "bench.h"
+#include "bench_breakdown.h"
+#include "stamp.h"
 #include "../../tests/xport/testdev.h"
 
 /* ---- baselines: two processes ping-ponging ---- */
@@ -339,4 +341,123 @@ double baseline_shm_ring(unsigned depth)
 void baseline_shm_ring_counted(unsigned depth, uint32_t warm, uint32_t n, void (*mark)(void))
 {
 	shm_ring_run(depth, warm, n, mark);
+}
+
+/* ---- the same rings at depth 1, stamped (ring --breakdown) ---- */
+
+/*
+ * The echo with the stamps the transport's backend takes (bench_breakdown.h),
+ * while the requester asks for them: the request's index seen, the work
+ * done, the answer's index stored.  Nothing runs between seeing a request
+ * and working on it, so the row's callback stamp is the seen one.  One
+ * request per pass: at depth 1 there is never more.
+ */
+static void shm_echo_stamped(struct shm_rings *r, struct bd_area *a)
+{
+	bd_prefault(a->back, sizeof(a->back));
+	for (uint32_t cons = 0;;) {
+		struct shm_msg *req = &r->req[cons % SHM_RING];
+		struct iovec iov[2] = {
+			{ req->b, BENCH_REQ_BYTES },
+			{ r->cpl[cons % SHM_RING].b, BENCH_REQ_BYTES },
+		};
+		struct bd_back_row row = { 0 };
+		bool stamp;
+		uint64_t seq;
+		size_t i;
+
+		/* pairs with the requester's release store of req_prod */
+		if (__atomic_load_n(&r->req_prod, __ATOMIC_ACQUIRE) == cons) {
+			if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+				_exit(0);
+			xvio_cpu_relax();
+			continue;
+		}
+		stamp = __atomic_load_n(&a->stamping, __ATOMIC_RELAXED) != 0;
+		if (stamp)
+			row.seen = row.req = xvio_stamp_now();
+		memcpy(&seq, req->b, sizeof(seq));
+		xt_xform(SHM_SEED, iov, 1, 2, BENCH_REQ_BYTES, false);
+		if (stamp)
+			row.done = xvio_stamp_now();
+		/* answer before index; pairs with the requester's acquire load */
+		__atomic_store_n(&r->cpl_prod, ++cons, __ATOMIC_RELEASE);
+		if (stamp) {
+			row.pub = xvio_stamp_now();
+			if ((i = bd_index(a, seq)) < BD_ROWS)
+				bd_put_back(a, i, &row);
+		}
+	}
+}
+
+/* One request after request `seq`, stamped where the transport's
+ * frontend is if `stamp`; there is no completion callback, so the row's
+ * callback stamp is the seen one. */
+static void shm_req_one(struct shm_rings *r, struct bd_area *a, uint32_t seq, bool stamp)
+{
+	struct shm_msg *req = &r->req[seq % SHM_RING], *cpl = &r->cpl[seq % SHM_RING];
+	struct bd_front_row row = { 0 };
+	size_t i;
+
+	if (stamp)
+		row.issue = xvio_stamp_now();
+	bench_fill_req(req->b, ++seq);
+	if (stamp)
+		row.pub = xvio_stamp_now();
+	/* request before index; pairs with the echo's acquire load */
+	__atomic_store_n(&r->req_prod, seq, __ATOMIC_RELEASE);
+	/* pairs with the echo's release store of cpl_prod */
+	while (__atomic_load_n(&r->cpl_prod, __ATOMIC_ACQUIRE) != seq)
+		xvio_cpu_relax();
+	if (stamp) {
+		row.seen = row.done = xvio_stamp_now();
+		if ((i = bd_index(a, seq)) < BD_ROWS)
+			bd_put_front(a, i, &row);
+	}
+	if (!bench_check_resp(SHM_SEED, req->b, cpl->b))
+		die("stamped shm ring echo", EPROTO);
+}
+
+struct shm_stamped {
+	struct shm_rings *r;
+	struct bd_area *a;
+	uint32_t seq;   /* the last request's */
+};
+
+/* A chunk for bd_alternate(); the echo follows the switch at once. */
+static void shm_chunk(void *arg, bool stamp)
+{
+	struct shm_stamped *st = arg;
+
+	__atomic_store_n(&st->a->stamping, stamp, __ATOMIC_RELAXED);
+	for (unsigned k = 0; k < BD_CHUNK; k++)
+		shm_req_one(st->r, st->a, st->seq++, stamp);
+}
+
+void baseline_shm_ring_stamped(struct bd_area *a)
+{
+	struct shm_stamped st = { shared_pages(sizeof(*st.r)), a, 0 };
+	double until;
+	pid_t pid;
+
+	a->first = 0;
+	pid = fork();
+	if (pid < 0)
+		die("fork", errno);
+	if (pid == 0) {
+		bench_pin(1);
+		shm_echo_stamped(st.r, a);
+	}
+	bench_pin(0);
+	bd_prefault(a->front, sizeof(a->front));
+	for (until = now() + bench_warm_seconds(); now() < until;)
+		shm_chunk(&st, true);
+	/* Seen by the echo before the next request: the release store of
+	 * req_prod orders it. */
+	__atomic_store_n(&a->first, (uint64_t)st.seq + 1, __ATOMIC_RELAXED);
+	bd_alternate(a, shm_chunk, &st);
+	__atomic_store_n(&st.r->stop, 1, __ATOMIC_RELEASE);
+	waitpid(pid, NULL, 0);
+	bench_unpin();
+	munmap(st.r, sizeof(*st.r));
 }

@@ -24,6 +24,9 @@
  * are this program re-executed ("ring-side", internal), which switches
  * collection on and off around the measured requests (a marker request
  * tells the backend), so start-up and handshake are not counted.
+ *
+ * --breakdown (bench_breakdown.c) time-stamps each request of a spinning
+ * depth-1 run on both sides instead, beside the raw ring's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -44,7 +47,9 @@
 
 #include "../../tests/xport/testdev.h"
 #include "bench.h"
+#include "bench_breakdown.h"
 #include "bench_ring.h"
+#include "stamp.h"
 #include "xport.h"
 
 #define REQ_BYTES BENCH_REQ_BYTES
@@ -89,6 +94,8 @@ static void rf_issue(struct rreq *q)
 {
 	int rc;
 
+	if (__builtin_expect(xvio_stamp_on, 0))
+		bd_front_issue(rf.seq + 1);
 	q->seq = ++rf.seq;
 	bench_fill_req(q->out.ptr, q->seq);
 	if (rf.marker) {
@@ -122,6 +129,8 @@ static void rf_complete(struct xvio_xport_fdev *d, struct xvio_xport_freq *r)
 {
 	struct rreq *q = r->cookie;
 
+	if (__builtin_expect(xvio_stamp_on, 0))
+		bd_front_complete(q->seq);
 	rf.inflight--;
 	if (r->status != 0)
 		die("request", -r->status);
@@ -359,6 +368,10 @@ static int rb_setup(struct xvio_xport_bdev *d, xs_transaction_t t, struct xvio_e
  * straight from and into the frontend's buffers. */
 static void rb_request(struct xvio_xport_bdev *d, struct xvio_xport_breq *r)
 {
+	struct bd_back_row *row = NULL;
+
+	if (__builtin_expect(bd_area != NULL, 0) && r->nout == 1)
+		row = bd_back_enter(r->iov[0].iov_base, r->iov[0].iov_len);
 	if (rb_counting && r->nout == 1 && r->iov[0].iov_len >= 16) {
 		uint64_t m;
 
@@ -367,7 +380,11 @@ static void rb_request(struct xvio_xport_bdev *d, struct xvio_xport_breq *r)
 			CALLGRIND_TOGGLE_COLLECT;
 	}
 	xt_xform(rb_seed, r->iov, r->nout, r->niov, r->in_bytes, false);
+	if (row)
+		bd_back_done(row);
 	xvio_xport_breq_complete(r, r->in_bytes);
+	if (row)
+		bd_back_pub(row);
 }
 
 static const struct xvio_xport_back_ops rb_ops = {
@@ -463,7 +480,7 @@ int bench_ring_side(int argc, char **argv)
 
 struct ring_opts {
 	unsigned spin_us, rounds;
-	bool callgrind;
+	bool callgrind, breakdown;
 	uint64_t count;
 	char self[PATH_MAX];
 	char tmp[64];
@@ -959,12 +976,14 @@ static int ring_timed(const struct ring_opts *o)
 }
 
 /*
- * xvio-bench ring [--callgrind [--keep]] [--requests N] [--spin-us N] [--rounds N]
+ * xvio-bench ring [--callgrind [--keep] | --breakdown] [--requests N] [--spin-us N]
+ *                  [--rounds N]
  */
 int bench_ring(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "callgrind", no_argument, NULL, 'c' },
+		{ "breakdown", no_argument, NULL, 'b' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "requests", required_argument, NULL, 'n' },
 		{ "spin-us", required_argument, NULL, 'S' },
@@ -978,6 +997,7 @@ int bench_ring(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.callgrind = true; break;
+		case 'b': o.breakdown = true; break;
 		case 'k': cg_keep = true; break;
 		case 'n': o.count = bench_arg_num(optarg); break;
 		case 'S': o.spin_us = (unsigned)bench_arg_num(optarg); break;
@@ -985,12 +1005,15 @@ int bench_ring(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (optind != argc || o.count == 0 || o.spin_us == 0 || o.spin_us > 1000000 ||
-	    o.rounds == 0 || o.rounds > BENCH_MAX_ROUNDS) {
-		fprintf(stderr, "usage: xvio-bench ring [--callgrind [--keep]] [--requests N] "
-		        "[--spin-us N (> 0)] [--rounds N (<= %u)]\n", BENCH_MAX_ROUNDS);
+	if (optind != argc || (o.callgrind && o.breakdown) || o.count == 0 || o.spin_us == 0 ||
+	    o.spin_us > 1000000 || o.rounds == 0 || o.rounds > BENCH_MAX_ROUNDS) {
+		fprintf(stderr, "usage: xvio-bench ring [--callgrind [--keep] | --breakdown] "
+		        "[--requests N] [--spin-us N (> 0)] [--rounds N (<= %u)]\n",
+		        BENCH_MAX_ROUNDS);
 		return 2;
 	}
+	if (o.breakdown)
+		return bench_breakdown(o.spin_us, o.rounds);
 	self_path(&o);
 	return o.callgrind ? ring_callgrind(&o) : ring_timed(&o);
 }

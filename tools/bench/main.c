@@ -10,6 +10,8 @@
  *                                      transport request latency and rate
  *   xvio-bench ring --callgrind [--requests N] [--spin-us N] [--keep]
  *                                      instructions per request (valgrind)
+ *   xvio-bench [-s SECONDS] ring --breakdown [--spin-us N] [--rounds N]
+ *                                      where a depth-1 round trip goes
  *   xvio-bench [-s SECONDS] blk [--spin-us N] [--queues N] [--size MiB] [--rounds N]
  *   xvio-bench blk --callgrind [--requests N] [--keep]
  *                                      block I/O against fio / qemu-nbd
@@ -42,6 +44,8 @@ static void usage(FILE *f)
 	      "            [--callgrind [--requests N] [--keep]]  instructions and system\n"
 	      "            calls per request under valgrind instead of times (--keep:\n"
 	      "            leave the callgrind files for callgrind_annotate)\n"
+	      "            [--breakdown]  one depth-1 round trip segment by segment\n"
+	      "            (time stamps on both sides), xvio spin beside the shm ring\n"
 	      "  blk       block I/O on a tmpfs image: fio io_uring on the file, blkfront's\n"
 	      "            C API -> xvio-blkback, fio nbd -> nbdkit xvioblk, fio nbd ->\n"
 	      "            qemu-nbd (4 KiB random read, 1 MiB sequential read and write)\n"
