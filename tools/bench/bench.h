@@ -51,6 +51,20 @@ double bench_warm_seconds(void);
 /* --rounds limit of the subcommands that repeat and take medians. */
 #define BENCH_MAX_ROUNDS 16u
 
+/*
+ * CPU time the hypervisor took from this VM so far, in seconds summed over
+ * its CPUs (the steal column of /proc/stat; 0 where the kernel does not
+ * account it, -1 if unreadable).  Busy-polled figures taken while it grows
+ * measure the host's scheduler, not the code: the timed modes print it.
+ */
+double bench_steal_seconds(void);
+/* Steal as a share of all online CPUs' time since bench_steal_mark(). */
+struct bench_steal {
+	double steal, t;
+};
+void bench_steal_mark(struct bench_steal *m);
+double bench_steal_share(const struct bench_steal *m);
+
 /* The median of v[0..n) (sorts v; n > 0). */
 double bench_median(double *v, unsigned n);
 

@@ -48,6 +48,7 @@
 #include "../../tests/xport/testdev.h"
 #include "bench.h"
 #include "bench_breakdown.h"
+#include "bench_paired.h"
 #include "bench_ring.h"
 #include "stamp.h"
 #include "xport.h"
@@ -273,6 +274,11 @@ uint64_t rf_errors(void)
 	return rf.errors;
 }
 
+uint64_t rf_done(void)
+{
+	return rf.done;
+}
+
 /* Timed: depth 1 latency and depth 64 rate, written to `fd`. */
 struct ring_result {
 	double lat1;    /* seconds per round trip, one in flight */
@@ -480,7 +486,7 @@ int bench_ring_side(int argc, char **argv)
 
 struct ring_opts {
 	unsigned spin_us, rounds;
-	bool callgrind, breakdown;
+	bool callgrind, breakdown, paired;
 	uint64_t count;
 	char self[PATH_MAX];
 	char tmp[64];
@@ -856,12 +862,15 @@ static const char *loadavg(void)
 
 /* The figures of one round, measured interleaved. */
 enum { F_PP, F_RING1, F_SPIN1, F_EFD, F_NOSPIN1, F_RING64, F_SPIN64, F_NOSPIN64,
-       F_SLEEP1, F_SLEEP64, F_N };
+       F_SLEEP1, F_SLEEP64, F_STEAL, F_N };
 
 static void round_timed(struct sim *s, struct xs_handle *xs, int guest, unsigned k,
                         const struct ring_opts *o, double *fig, struct ring_result *spin,
                         struct ring_result *nospin)
 {
+	struct bench_steal st;
+
+	bench_steal_mark(&st);
 	/* Baselines and figures interleaved, so a change in the machine's
 	 * speed during the run shows in both. */
 	fig[F_PP] = baseline_shm_rtt();
@@ -876,6 +885,7 @@ static void round_timed(struct sim *s, struct xs_handle *xs, int guest, unsigned
 	fig[F_NOSPIN64] = nospin->rate64;
 	fig[F_SLEEP1] = spin->sleeps1;
 	fig[F_SLEEP64] = spin->sleeps64;
+	fig[F_STEAL] = bench_steal_share(&st);
 }
 
 /* Median over the rounds of figure x, and of each round's x / y. */
@@ -905,11 +915,13 @@ static void row(const char *name, int prec, double v, double ratio, const char *
 static void print_rounds(double (*fig)[F_N], unsigned rounds)
 {
 	printf("each round: spin d1 / ping-pong, no spin d1 / eventfd, spin d64 / shm ring\n"
-	       "  (and the spinning frontend's sleeps per request at depth 1 and 64)\n");
+	       "  (and the spinning frontend's sleeps per request at depth 1 and 64; the\n"
+	       "  share of CPU time the hypervisor took during the round)\n");
 	for (unsigned k = 0; k < rounds; k++)
-		printf("  round %u: %.2f  %.2f  %.2f  (%.4f, %.4f)\n", k + 1,
+		printf("  round %u: %.2f  %.2f  %.2f  (%.4f, %.4f; steal %.1f%%)\n", k + 1,
 		       fig[k][F_SPIN1] / fig[k][F_PP], fig[k][F_NOSPIN1] / fig[k][F_EFD],
-		       fig[k][F_SPIN64] / fig[k][F_RING64], fig[k][F_SLEEP1], fig[k][F_SLEEP64]);
+		       fig[k][F_SPIN64] / fig[k][F_RING64], fig[k][F_SLEEP1], fig[k][F_SLEEP64],
+		       fig[k][F_STEAL] * 100);
 }
 
 static int ring_timed(const struct ring_opts *o)
@@ -969,14 +981,15 @@ static int ring_timed(const struct ring_opts *o)
 	       nospin.sleeps1, nospin.turns64, nospin.sleeps64);
 	printf("completions per frontend turn that had any, depth 64: spin %.1f, no spin %.1f\n",
 	       spin.batch64, nospin.batch64);
-	printf("(spin window %u us; load average %s; %s)\n", o->spin_us, loadavg(),
+	printf("(spin window %u us; load average %s; steal %.1f%% of CPU time%s; %s)\n",
+	       o->spin_us, loadavg(), fmed(fig, n, F_STEAL) * 100, n > 1 ? ", median round" : "",
 	       bench_pinned() ? "the two sides of every figure pinned to two CPUs"
 	                      : "one CPU: sides not pinned");
 	return 0;
 }
 
 /*
- * xvio-bench ring [--callgrind [--keep] | --breakdown] [--requests N] [--spin-us N]
+ * xvio-bench ring [--callgrind [--keep] | --breakdown | --paired] [--requests N] [--spin-us N]
  *                  [--rounds N]
  */
 int bench_ring(int argc, char **argv)
@@ -984,6 +997,7 @@ int bench_ring(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "callgrind", no_argument, NULL, 'c' },
 		{ "breakdown", no_argument, NULL, 'b' },
+		{ "paired", no_argument, NULL, 'p' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "requests", required_argument, NULL, 'n' },
 		{ "spin-us", required_argument, NULL, 'S' },
@@ -998,6 +1012,7 @@ int bench_ring(int argc, char **argv)
 		switch (c) {
 		case 'c': o.callgrind = true; break;
 		case 'b': o.breakdown = true; break;
+		case 'p': o.paired = true; break;
 		case 'k': cg_keep = true; break;
 		case 'n': o.count = bench_arg_num(optarg); break;
 		case 'S': o.spin_us = (unsigned)bench_arg_num(optarg); break;
@@ -1005,15 +1020,18 @@ int bench_ring(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (optind != argc || (o.callgrind && o.breakdown) || o.count == 0 || o.spin_us == 0 ||
-	    o.spin_us > 1000000 || o.rounds == 0 || o.rounds > BENCH_MAX_ROUNDS) {
-		fprintf(stderr, "usage: xvio-bench ring [--callgrind [--keep] | --breakdown] "
-		        "[--requests N] [--spin-us N (> 0)] [--rounds N (<= %u)]\n",
+	if (optind != argc || o.callgrind + o.breakdown + o.paired > 1 || o.count == 0 ||
+	    o.spin_us == 0 || o.spin_us > 1000000 || o.rounds == 0 ||
+	    o.rounds > BENCH_MAX_ROUNDS) {
+		fprintf(stderr, "usage: xvio-bench ring [--callgrind [--keep] | --breakdown | "
+		        "--paired] [--requests N] [--spin-us N (> 0)] [--rounds N (<= %u)]\n",
 		        BENCH_MAX_ROUNDS);
 		return 2;
 	}
 	if (o.breakdown)
 		return bench_breakdown(o.spin_us, o.rounds);
+	if (o.paired)
+		return bench_paired(o.spin_us, o.rounds);
 	self_path(&o);
 	return o.callgrind ? ring_callgrind(&o) : ring_timed(&o);
 }

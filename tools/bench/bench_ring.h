@@ -26,6 +26,8 @@ void rf_init(unsigned spin_us, unsigned devid, struct pollfd *pfd,
              struct xvio_xport_front **f);
 double rf_phase(struct pollfd *pfd, const struct phase *ph);
 uint64_t rf_errors(void);
+/* Requests completed in the last phase. */
+uint64_t rf_done(void);
 void rf_fini(struct xvio_xport_front *f);
 
 struct ring_opts;

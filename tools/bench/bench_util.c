@@ -161,6 +161,40 @@ void bench_wait_ok(pid_t pid, const char *what)
 	}
 }
 
+double bench_steal_seconds(void)
+{
+	unsigned long long f[8] = { 0 };
+	FILE *fp = fopen("/proc/stat", "r");
+	long hz = sysconf(_SC_CLK_TCK);
+	int n;
+
+	if (!fp)
+		return -1;
+	/* "cpu  user nice system idle iowait irq softirq steal ..." */
+	n = fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3],
+	           &f[4], &f[5], &f[6], &f[7]);
+	fclose(fp);
+	if (n < 4 || hz <= 0)
+		return -1;
+	return n < 8 ? 0 : (double)f[7] / (double)hz;
+}
+
+void bench_steal_mark(struct bench_steal *m)
+{
+	m->steal = bench_steal_seconds();
+	m->t = now();
+}
+
+double bench_steal_share(const struct bench_steal *m)
+{
+	double s = bench_steal_seconds(), dt = now() - m->t;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (s < 0 || m->steal < 0 || dt <= 0 || ncpu <= 0)
+		return 0;
+	return (s - m->steal) / (dt * (double)ncpu);
+}
+
 double bench_median(double *v, unsigned n)
 {
 	for (unsigned i = 1; i < n; i++)

@@ -12,6 +12,9 @@
  *                                      instructions per request (valgrind)
  *   xvio-bench [-s SECONDS] ring --breakdown [--spin-us N] [--rounds N]
  *                                      where a depth-1 round trip goes
+ *   xvio-bench [-s SECONDS] ring --paired [--spin-us N] [--rounds N]
+ *                                      depth-1 spin and baselines in short
+ *                                      slices, ratios within each triple
  *   xvio-bench [-s SECONDS] blk [--spin-us N] [--queues N] [--size MiB] [--rounds N]
  *   xvio-bench blk --callgrind [--requests N] [--keep]
  *                                      block I/O against fio / qemu-nbd
@@ -46,6 +49,8 @@ static void usage(FILE *f)
 	      "            leave the callgrind files for callgrind_annotate)\n"
 	      "            [--breakdown]  one depth-1 round trip segment by segment\n"
 	      "            (time stamps on both sides), xvio spin beside the shm ring\n"
+	      "            [--paired]  depth-1 spin, shm ping-pong and shm ring in\n"
+	      "            slices of -s/10 seconds back to back, ratios per triple\n"
 	      "  blk       block I/O on a tmpfs image: fio io_uring on the file, blkfront's\n"
 	      "            C API -> xvio-blkback, fio nbd -> nbdkit xvioblk, fio nbd ->\n"
 	      "            qemu-nbd (4 KiB random read, 1 MiB sequential read and write)\n"
