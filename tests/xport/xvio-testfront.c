@@ -408,7 +408,7 @@ static void submit_malformed(void)
 {
 	enum { N_SG = XVIO_VQ_MAX_CHAIN + 1 };
 	static struct xvio_xport_sg sg[N_SG];
-	struct xvio_xport_buf real, big;
+	struct xvio_xport_buf real, big, noptr = { .ptr = NULL, .len = 64 };
 	struct xvio_xport_freq r;
 	unsigned pending = xvio_xport_fdev_pending(tf.dev);
 	int c;
@@ -443,7 +443,7 @@ static void submit_malformed(void)
 				sg[i] = (struct xvio_xport_sg){ &big, 0, XVIO_VQ_MAX_SEG };
 			break;
 		case 9: queue = opt.queues; break;
-		case 10: sg[0].buf = &(struct xvio_xport_buf){ .ptr = NULL, .len = 64 }; break;
+		case 10: sg[0].buf = &noptr; break;
 		}
 		rc = xvio_xport_submit(tf.dev, queue, &r);
 		if (rc == -EINVAL) {
