@@ -180,13 +180,28 @@ static int proc_b_masked_dies(void *arg)
 	_exit(0);
 }
 
-/* The next binder of that port starts unmasked: it hears A's notify. */
+/* What proc_b_hears gets: A's port, and a pipe to say it is ready. */
+struct hears_arg {
+	struct ht_pipe pipe;
+	long port;
+};
+
+/*
+ * The next binder of that port starts unmasked: it hears A's notify.  It
+ * says when it has taken the event binding raised: A's notify before that
+ * would coalesce with it (the port's bit is already set), and there would
+ * be no second event to hear.
+ */
 static int proc_b_hears(void *arg)
 {
+	struct hears_arg *ha = arg;
+	int fd = ht_pipe_side(&ha->pipe, 1), pb;
 	struct xvio_plat *p;
 	struct xvio_evtchn *e = handle_open(&p);
 
-	expect_event(e, bind_clean(e, (xvio_port_t)(long)arg));
+	pb = bind_clean(e, (xvio_port_t)ha->port);
+	ht_put_int(fd, 1);
+	expect_event(e, pb);
 	xvio_evtchn_close(e);
 	xvio_plat_close(p);
 	return 0;
@@ -277,9 +292,7 @@ static int proc_a(void *arg)
 	ask_main(mfd, SPAWN_B_MASKED_DIES, pa); /* ... and dies with it masked */
 	peer_left(e, pa);
 	ask_main(mfd, START_B_HEARS, pa);      /* the next binder hears us */
-	for (int i = 0; i < 10000 && xvio_evtchn_status(e, (xvio_port_t)pa) !=
-	                                 XVIO_EVTCHN_INTERDOMAIN; i++)
-		usleep(1000);
+	CHECK_RET(xvio_evtchn_status(e, (xvio_port_t)pa), XVIO_EVTCHN_INTERDOMAIN);
 	CHECK_RET(xvio_evtchn_notify(e, (xvio_port_t)pa), 0);
 	ask_main(mfd, WAIT_B_HEARS, pa);
 	peer_left(e, pa);
@@ -303,6 +316,22 @@ static int proc_a(void *arg)
 static bool no_ports(int err, const struct xvio_sim_dominfo *i, long n)
 {
 	return err == 0 && i->ports_bound == 0;
+}
+
+/* Spawn proc_b_hears and return once it is bound and ready to hear. */
+static pid_t start_b_hears(long port)
+{
+	static struct hears_arg ha;
+	pid_t pid;
+	int fd;
+
+	ht_pipe_init(&ha.pipe);
+	ha.port = port;
+	pid = simtest_spawn(&st, dom_b, proc_b_hears, &ha);
+	fd = ht_pipe_side(&ha.pipe, 0);
+	CHECK_INT(ht_get_int(fd), ==, 1);
+	close(fd);
+	return pid;
 }
 
 int main(void)
@@ -337,7 +366,7 @@ int main(void)
 			CHECK_INT(simtest_wait(simtest_spawn(&st, dom_b, proc_b_masked_dies,
 			                                     (void *)port), 30), ==, 0);
 		else if (what == START_B_HEARS)
-			hears = simtest_spawn(&st, dom_b, proc_b_hears, (void *)port);
+			hears = start_b_hears(port);
 		else if (what == WAIT_B_HEARS)
 			CHECK_INT(simtest_wait(hears, 30), ==, 0);
 		else
