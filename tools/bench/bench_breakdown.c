@@ -196,13 +196,7 @@ static int bd_front(unsigned spin_us, unsigned devid)
 	 * and acquire of avail.idx order it. */
 	__atomic_store_n(&bd_area->first, bd_front_seq + 1, __ATOMIC_RELAXED);
 	bd_alternate(bd_area, bd_front_chunk, pfd);
-	rf_fini(f);
-	if (rf_errors()) {
-		fprintf(stderr, "xvio-bench: breakdown: %llu wrong answers\n",
-		        (unsigned long long)rf_errors());
-		return 1;
-	}
-	return 0;
+	return rf_fini(f, "breakdown frontend");
 }
 
 static void bd_run_xvio(struct sim *s, struct xs_handle *xs, int guest, unsigned devid,
@@ -524,25 +518,17 @@ int bench_breakdown(unsigned spin_us, unsigned rounds)
 	static struct bd_round r[BENCH_MAX_ROUNDS];
 	double t0 = now(), ns;
 	uint64_t c0 = xvio_stamp_now(), c1;
-	struct xs_handle *xs;
-	struct sim s;
+	struct ring_scene rs;
 	unsigned k;
-	int guest;
 
 	bd_area = mmap(NULL, sizeof(*bd_area), PROT_READ | PROT_WRITE,
 	               MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (bd_area == MAP_FAILED)
 		die("breakdown rows: mmap", errno);
-	sim_start(&s);
-	guest = sim_create(&s, "bench-guest");
-	sim_enter(&s, 0);
-	xs = xs_open(0);
-	if (!xs)
-		die("xs_open", errno);
-	for (k = 0; k < rounds && bd_round(&s, xs, guest, k, spin_us, &r[k]); k++)
+	ring_scene_start(&rs);
+	for (k = 0; k < rounds && bd_round(&rs.sim, rs.xs, rs.guest, k, spin_us, &r[k]); k++)
 		;
-	xs_close(xs);
-	sim_stop(&s);
+	ring_scene_stop(&rs);
 	c1 = xvio_stamp_now();
 	/* Stamp units against CLOCK_MONOTONIC, over the whole run: the
 	 * counter runs at one rate (x86: constant_tsc; elsewhere it is

@@ -69,13 +69,7 @@ static int pr_front(unsigned spin_us, unsigned devid, int cmd, int res)
 		if (write(res, &rtt, sizeof(rtt)) != (ssize_t)sizeof(rtt))
 			die("paired: result pipe", errno);
 	}
-	rf_fini(f);
-	if (rf_errors()) {
-		fprintf(stderr, "xvio-bench: paired: %llu wrong answers\n",
-		        (unsigned long long)rf_errors());
-		return 1;
-	}
-	return 0;
+	return rf_fini(f, "paired frontend");
 }
 
 struct pr_front_proc {
@@ -212,20 +206,13 @@ int bench_paired(unsigned spin_us, unsigned rounds)
 	double steal_all;
 	double secs = g_seconds / PR_SLICES;
 	struct pr_front_proc fe;
-	struct xs_handle *xs;
-	struct sim s;
+	struct ring_scene rs;
 	pid_t back;
-	int guest;
 
-	sim_start(&s);
-	guest = sim_create(&s, "bench-guest");
-	sim_enter(&s, 0);
-	xs = xs_open(0);
-	if (!xs)
-		die("xs_open", errno);
-	make_device(xs, guest, 1);
+	ring_scene_start(&rs);
+	make_device(rs.xs, rs.guest, 1);
 	back = start_back(NULL, spin_us, NULL);
-	pr_front_start(&fe, &s, guest, spin_us, 1);
+	pr_front_start(&fe, &rs.sim, rs.guest, spin_us, 1);
 	bench_steal_mark(&all);
 	for (unsigned k = 0; k < n; k++) {
 		struct bench_steal one;
@@ -241,9 +228,8 @@ int bench_paired(unsigned spin_us, unsigned rounds)
 	steal_all = bench_steal_share(&all);
 	pr_front_stop(&fe);
 	stop_back(back);
-	remove_device(xs, guest, 1);
-	xs_close(xs);
-	sim_stop(&s);
+	remove_device(rs.xs, rs.guest, 1);
+	ring_scene_stop(&rs);
 	pr_print(fig, steal, n, secs, steal_all, spin_us);
 	return 0;
 }

@@ -263,15 +263,16 @@ void rf_init(unsigned spin_us, unsigned devid, struct pollfd *pfd,
 	}
 }
 
-void rf_fini(struct xvio_xport_front *f)
+int rf_fini(struct xvio_xport_front *f, const char *who)
 {
 	xvio_xport_front_free(f);
 	xvio_xport_ctx_free(rf.ctx);
-}
-
-uint64_t rf_errors(void)
-{
-	return rf.errors;
+	if (rf.errors) {
+		fprintf(stderr, "xvio-bench: %s: %llu wrong answers\n", who,
+		        (unsigned long long)rf.errors);
+		return 1;
+	}
+	return 0;
 }
 
 uint64_t rf_done(void)
@@ -295,6 +296,7 @@ static int front_timed(unsigned spin_us, unsigned devid, int fd)
 	struct ring_result res = { 0 };
 	double warm = bench_warm_seconds(), secs;
 	struct phase ph;
+	int rc;
 
 	rf_init(spin_us, devid, pfd, &f);
 	ph = (struct phase){ 1, 0, warm };
@@ -315,10 +317,10 @@ static int front_timed(unsigned spin_us, unsigned devid, int fd)
 	res.sleeps64 = (double)rf.sleeps / (double)rf.done;
 	res.batch64 = rf.busy ? (double)rf.done / (double)rf.busy : 0;
 	res.errors = rf.errors;
-	rf_fini(f);
+	rc = rf_fini(f, "timed frontend");
 	if (write(fd, &res, sizeof(res)) != (ssize_t)sizeof(res))
 		die("result pipe", errno);
-	return 0;
+	return rc;
 }
 
 /*
@@ -346,12 +348,7 @@ static int front_counted(unsigned spin_us, unsigned devid, unsigned depth, uint6
 	rf.marker = true;
 	ph = (struct phase){ 1, 1, 0 };
 	rf_phase(pfd, &ph);
-	rf_fini(f);
-	if (rf.errors) {
-		fprintf(stderr, "xvio-bench: %llu wrong answers\n", (unsigned long long)rf.errors);
-		return 1;
-	}
-	return 0;
+	return rf_fini(f, "counted frontend");
 }
 
 /* ====================================================================
@@ -502,6 +499,22 @@ static void self_path(struct ring_opts *o)
 }
 
 /* A device made as a toolstack makes one (tests/xport/xptest.c). */
+void ring_scene_start(struct ring_scene *rs)
+{
+	sim_start(&rs->sim);
+	rs->guest = sim_create(&rs->sim, "bench-guest");
+	sim_enter(&rs->sim, 0);
+	rs->xs = xs_open(0);
+	if (!rs->xs)
+		die("xs_open", errno);
+}
+
+void ring_scene_stop(struct ring_scene *rs)
+{
+	xs_close(rs->xs);
+	sim_stop(&rs->sim);
+}
+
 void make_device(struct xs_handle *xs, int guest, unsigned devid)
 {
 	struct xs_permissions fe_perms[2] = {
@@ -797,27 +810,20 @@ static int ring_callgrind(struct ring_opts *o)
 {
 	static const unsigned depths[2] = { 1, MAX_DEPTH };
 	struct cg_row raw[2], spin[2], nospin[2];
-	struct xs_handle *xs;
-	struct sim s;
-	int guest;
+	struct ring_scene rs;
 
 	snprintf(o->tmp, sizeof(o->tmp), "/tmp/xvio-bench-cg-XXXXXX");
 	if (!mkdtemp(o->tmp))
 		die("mkdtemp", errno);
 	for (int i = 0; i < 2; i++)
 		raw[i] = cg_raw(o, depths[i]);
-	sim_start(&s);
-	guest = sim_create(&s, "bench-guest");
-	sim_enter(&s, 0);
-	xs = xs_open(0);
-	if (!xs)
-		die("xs_open", errno);
+	ring_scene_start(&rs);
 	for (int i = 0; i < 2; i++) {
-		spin[i] = cg_xport(&s, xs, guest, 1 + (unsigned)i, o, o->spin_us, depths[i]);
-		nospin[i] = cg_xport(&s, xs, guest, 3 + (unsigned)i, o, 0, depths[i]);
+		spin[i] = cg_xport(&rs.sim, rs.xs, rs.guest, 1 + (unsigned)i, o, o->spin_us,
+		                   depths[i]);
+		nospin[i] = cg_xport(&rs.sim, rs.xs, rs.guest, 3 + (unsigned)i, o, 0, depths[i]);
 	}
-	xs_close(xs);
-	sim_stop(&s);
+	ring_scene_stop(&rs);
 	if (cg_keep)
 		printf("callgrind files kept in %s\n", o->tmp);
 	else
@@ -928,21 +934,13 @@ static int ring_timed(const struct ring_opts *o)
 {
 	static double fig[BENCH_MAX_ROUNDS][F_N];
 	struct ring_result spin = { 0 }, nospin = { 0 };
-	struct xs_handle *xs;
-	struct sim s;
+	struct ring_scene rs;
 	unsigned n = o->rounds;
-	int guest;
 
-	sim_start(&s);
-	guest = sim_create(&s, "bench-guest");
-	sim_enter(&s, 0);
-	xs = xs_open(0);
-	if (!xs)
-		die("xs_open", errno);
+	ring_scene_start(&rs);
 	for (unsigned k = 0; k < n; k++)
-		round_timed(&s, xs, guest, k, o, fig[k], &spin, &nospin);
-	xs_close(xs);
-	sim_stop(&s);
+		round_timed(&rs.sim, rs.xs, rs.guest, k, o, fig[k], &spin, &nospin);
+	ring_scene_stop(&rs);
 
 	printf("xvio transport between a dom0 and a domU process (xvio_test device, one queue\n"
 	       "of %u, data area, EVENT_IDX): each request %u bytes written by the frontend, "

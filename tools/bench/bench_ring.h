@@ -10,6 +10,7 @@
 
 #include <xenstore.h>
 
+#include "bench.h"
 #include "xport.h"
 
 /* What one phase does: keep `depth` in flight until `count` completed
@@ -25,10 +26,21 @@ struct phase {
 void rf_init(unsigned spin_us, unsigned devid, struct pollfd *pfd,
              struct xvio_xport_front **f);
 double rf_phase(struct pollfd *pfd, const struct phase *ph);
-uint64_t rf_errors(void);
 /* Requests completed in the last phase. */
 uint64_t rf_done(void);
-void rf_fini(struct xvio_xport_front *f);
+/* Disconnect; 1 with a message naming `who` if any answer was wrong,
+ * else 0 (the frontend process's exit status). */
+int rf_fini(struct xvio_xport_front *f, const char *who);
+
+/* A private simulator with one guest domain, this process in dom0 and
+ * connected to its xenstore: what every ring mode runs in. */
+struct ring_scene {
+	struct sim sim;
+	struct xs_handle *xs;
+	int guest;
+};
+void ring_scene_start(struct ring_scene *rs);
+void ring_scene_stop(struct ring_scene *rs);
 
 struct ring_opts;
 void make_device(struct xs_handle *xs, int guest, unsigned devid);
