@@ -58,14 +58,24 @@ static void run_front(int dom, unsigned devid, const char *mode, const char *req
 	CHECK_INT(xp_wait_exit(&fe, 30), ==, 0);
 }
 
-static void stream(const char *mode, const char *requests, const char *const *extra,
-                   const char *be_spin, int timeout_s)
+/* One frontend on a fresh scene; with `field`, its done line must also
+ * carry field=want. */
+static void stream_field(const char *mode, const char *requests, const char *const *extra,
+                         const char *be_spin, int timeout_s, const char *field, long long want)
 {
 	char line[512];
 
 	xp_scene_start(&sc, 1, "--spin-us", be_spin, NULL);
 	run_front(sc.dom, 1, mode, requests, extra, timeout_s, line, sizeof(line));
+	if (field)
+		CHECK_INT(xp_field(line, field), ==, want);
 	xp_scene_stop(&sc);
+}
+
+static void stream(const char *mode, const char *requests, const char *const *extra,
+                   const char *be_spin, int timeout_s)
+{
+	stream_field(mode, requests, extra, be_spin, timeout_s, NULL, 0);
 }
 
 static void test_data_area(void)
@@ -81,23 +91,15 @@ static void test_grant(void)
 static void test_refused(void)
 {
 	static const char *const extra[] = { "--queue-size", "16", "--oversize", "10", NULL };
-	char line[512];
 
-	xp_scene_start(&sc, 1, "--spin-us", "50", NULL);
-	run_front(sc.dom, 1, "data-area", "20000", extra, 60, line, sizeof(line));
-	CHECK_INT(xp_field(line, "refused"), ==, 2000);
-	xp_scene_stop(&sc);
+	stream_field("data-area", "20000", extra, "50", 60, "refused", 2000);
 }
 
 static void test_malformed(void)
 {
 	static const char *const extra[] = { "--malformed", NULL };
-	char line[512];
 
-	xp_scene_start(&sc, 1, "--spin-us", "50", NULL);
-	run_front(sc.dom, 1, "data-area", "2000", extra, 60, line, sizeof(line));
-	CHECK_INT(xp_field(line, "malformed"), ==, 11);
-	xp_scene_stop(&sc);
+	stream_field("data-area", "2000", extra, "50", 60, "malformed", 11);
 }
 
 static void test_no_event_idx(void)
